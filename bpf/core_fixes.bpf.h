@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Every kernel-compatibility shim lives here, each with the kernels it serves and why, so that the
+ * programs themselves read as if there were one kernel.
+ */
+#ifndef PODSTAT_CORE_FIXES_BPF_H
+#define PODSTAT_CORE_FIXES_BPF_H
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#include "vmlinux.h"
+
+/* Address families and the root cgroup id are #defines in the kernel, so vmlinux.h lacks them. */
+#define PS_AF_INET 2
+#define PS_AF_INET6 10
+#define PS_ROOT_CGROUP_ID 1 /* kernfs id of the cgroup v2 root directory */
+
+/*
+ * struct sock_cgroup_data before Linux 5.15 (commit 8520e224f547, "bpf, cgroups: Fix cgroup v2
+ * fallback on v1/v2 mixed mode"): a u64 that is either a cgroup pointer or, once the v1 net_cls or
+ * net_prio controller tagged the socket, packed classid/prioidx with bit 0 set. In the latter case
+ * the kernel itself attributes the socket to the v2 root (sock_cgroup_ptr()), so we do the same.
+ * 5.15 and later have separate fields: { struct cgroup *cgroup; u32 classid; u16 prioidx; }.
+ * The ___pre515 suffix makes libbpf match this flavour against the kernel's sock_cgroup_data.
+ */
+struct sock_cgroup_data___pre515 {
+  union {
+    struct {
+      __u8 is_data;
+      __u8 padding;
+      __u16 prioidx;
+      __u32 classid;
+    };
+    __u64 val;
+  };
+};
+
+/*
+ * The cgroup v2 id (kernfs node id, equal to the inode number of the cgroup's directory) of the
+ * cgroup that owns a socket. Sockets keep the cgroup of the task that created them (accepted
+ * children inherit the listener's), which is what we want in softirq and timer context where the
+ * current task is unrelated. kernfs_node.id is a u64 since 5.5; older kernels are not supported.
+ * Returns 0 when the socket carries no cgroup.
+ */
+static __always_inline __u64 ps_sock_cgroup_id(const struct sock* sk) {
+  struct cgroup* cgrp;
+
+  if (bpf_core_field_exists(struct sock_cgroup_data, cgroup)) {
+    cgrp = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+  } else {
+    const struct sock_cgroup_data___pre515* data =
+        (const void*)__builtin_preserve_access_index(&sk->sk_cgrp_data);
+    __u64 val = BPF_CORE_READ(data, val);
+
+    if (val & 1) return PS_ROOT_CGROUP_ID;
+    cgrp = (struct cgroup*)(unsigned long)val;
+  }
+  if (!cgrp) return 0;
+  return BPF_CORE_READ(cgrp, kn, id);
+}
+
+/*
+ * sk->sk_protocol was an 8-bit bitfield before 5.6 and is a u16 since; the probed bitfield read
+ * handles both layouts through CO-RE relocations.
+ */
+static __always_inline __u16 ps_sock_protocol(const struct sock* sk) {
+  return (__u16)BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+}
+
+#endif /* PODSTAT_CORE_FIXES_BPF_H */

@@ -1,0 +1,59 @@
+// One collection pass: every source read once, cgroup ids resolved to paths, per-namespace
+// TIME_WAIT attributed, self-metrics filled in. Runs only on the sampler thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "podstat/cgroup/resolver.h"
+#include "podstat/model/snapshot.h"
+#include "podstat/procfs/process.h"
+#include "podstat/util/host_paths.h"
+#include "podstat/util/log.h"
+
+#ifdef PODSTAT_HAVE_BPF
+#include "podstat/bpf/sock_state_program.h"
+#include "podstat/sources/tcp_state_source.h"
+#endif
+
+namespace podstat::app {
+
+class Collector {
+ public:
+  struct Options {
+    HostPaths paths;
+    std::string cgroup_root;
+    std::chrono::milliseconds reconcile_interval{std::chrono::minutes(5)};
+  };
+
+  // Without BPF: only the /proc and cgroupfs sources.
+  Collector(Options options, Logger& logger);
+#ifdef PODSTAT_HAVE_BPF
+  Collector(Options options, std::unique_ptr<bpf::SockStateProgram> program, Logger& logger);
+#endif
+  ~Collector();
+
+  model::Snapshot Collect();
+
+ private:
+  // TIME_WAIT per network namespace, keyed by the cgroup id it is reported on.
+  std::unordered_map<uint64_t, int64_t> TimeWaitByCgroup(
+      const std::vector<procfs::NetworkNamespace>& namespaces);
+  std::optional<uint64_t> CgroupIdOfPath(const std::string& path) const;
+
+  Options options_;
+  Logger& logger_;
+  cgroup::CgroupResolver resolver_;
+#ifdef PODSTAT_HAVE_BPF
+  std::unique_ptr<bpf::SockStateProgram> program_;
+  std::unique_ptr<sources::TcpStateSource> tcp_;
+#endif
+  std::optional<uint64_t> host_netns_;
+};
+
+}  // namespace podstat::app

@@ -1,0 +1,40 @@
+// Command-line flags, Prometheus-exporter style (--name=value, --name value, --[no-]flag).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "podstat/util/host_paths.h"
+#include "podstat/util/log.h"
+
+namespace podstat::app {
+
+struct Config {
+  std::string listen_address = ":9560";
+  std::string telemetry_path = "/metrics";
+  LogLevel log_level = LogLevel::kInfo;
+  HostPaths paths;
+  std::chrono::milliseconds sample_interval{std::chrono::seconds(15)};
+  std::chrono::milliseconds sample_max_age{std::chrono::seconds(5)};
+  std::string bpf_tracepoint_type = "auto";
+  uint32_t bpf_max_cgroups = 8192;
+  std::chrono::milliseconds bpf_reconcile_interval{std::chrono::minutes(5)};
+  bool bpf_pin = false;
+  bool check = false;
+  bool help = false;
+  bool version = false;
+};
+
+// Parses "250ms", "15s", "5m", "1h", "0s"; nullopt otherwise.
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text);
+
+// Parses argv[1..]. On a bad flag returns nullopt with a one-line reason in *error.
+std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::string* error);
+
+std::string UsageText();
+
+}  // namespace podstat::app

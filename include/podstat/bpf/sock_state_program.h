@@ -1,0 +1,91 @@
+// Loads and attaches bpf/sock_state.bpf.c and reads its maps. One object owns the skeleton, and
+// with it every program, link and map fd: destroying it detaches everything and removes the pins.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "podstat/abi/sock_state.h"
+#include "podstat/util/log.h"
+
+struct sock_state_bpf;
+
+namespace podstat::bpf {
+
+// Which flavour of the inet_sock_set_state program to load. tp_btf (5.5+, BTF-typed arguments) is
+// preferred; raw_tp (4.17+) is the fallback. kAuto probes and falls back on failure.
+enum class TracepointType { kAuto, kTpBtf, kRawTp };
+std::optional<TracepointType> ParseTracepointType(std::string_view text);
+std::string_view TracepointTypeName(TracepointType type);
+
+// What the running kernel offers, for --check and for the auto choice.
+struct KernelSupport {
+  std::string release;          // uname -r
+  bool btf = false;             // /sys/kernel/btf/vmlinux readable (CO-RE needs it)
+  bool tracing = false;         // tp_btf: kernel BTF describes sock:inet_sock_set_state
+  bool raw_tracepoint = false;  // BPF_PROG_TYPE_RAW_TRACEPOINT loads
+  bool bpffs = false;           // /sys/fs/bpf is a bpf filesystem (needed for --bpf.pin)
+};
+KernelSupport ProbeKernel();
+
+// Routes libbpf's messages (including the verifier's log) to the logger at debug level. libbpf's
+// print callback is process-wide, so the logger registered last wins; main registers one.
+void RouteLibbpfLogs(Logger& logger);
+
+struct SockStateOptions {
+  TracepointType tracepoint = TracepointType::kAuto;
+  uint32_t max_cgroups = 8192;  // ps_tcp_states max_entries
+  std::string pin_dir;          // e.g. /sys/fs/bpf/podstat; empty: do not pin
+};
+
+struct TcpStateEntry {
+  uint64_t cgroup_id = 0;
+  ps_tcp_counts counts{};
+};
+
+class SockStateProgram {
+ public:
+  // Opens, sizes, loads and attaches. On failure returns nullptr and a one-line reason in *error;
+  // the verifier's log goes to the logger at debug level.
+  static std::unique_ptr<SockStateProgram> Load(const SockStateOptions& options, Logger& logger,
+                                                std::string* error);
+  ~SockStateProgram();
+  SockStateProgram(const SockStateProgram&) = delete;
+  SockStateProgram& operator=(const SockStateProgram&) = delete;
+
+  // The program that is attached: "inet_sock_set_state_tp_btf" or "inet_sock_set_state_raw_tp".
+  const std::string& attached_program() const { return attached_program_; }
+  TracepointType tracepoint_type() const { return type_; }
+  uint32_t max_cgroups() const { return max_cgroups_; }
+
+  // Every entry of ps_tcp_states (batched lookup where the kernel has it, else key iteration).
+  bool ReadTcpStates(std::vector<TcpStateEntry>& out, std::string* error) const;
+  // Removes a cgroup's entry; returns false if it was not there.
+  bool DeleteTcpState(uint64_t cgroup_id) const;
+  // ps_stats summed over CPUs, indexed by enum ps_drop_reason.
+  std::array<uint64_t, PS_DROP_REASON_COUNT> ReadDrops() const;
+
+ private:
+  struct SkeletonDeleter {
+    void operator()(sock_state_bpf* skeleton) const;
+  };
+  SockStateProgram() = default;
+
+  std::unique_ptr<sock_state_bpf, SkeletonDeleter> skeleton_;
+  TracepointType type_ = TracepointType::kAuto;
+  std::string attached_program_;
+  uint32_t max_cgroups_ = 0;
+  std::vector<std::string> pins_;
+  mutable bool batch_supported_ = true;
+};
+
+// Names of the attachable programs, for podstat_bpf_program_attached{program}.
+inline constexpr std::array<std::string_view, 2> kSockStatePrograms = {
+    "inet_sock_set_state_tp_btf", "inet_sock_set_state_raw_tp"};
+
+}  // namespace podstat::bpf

@@ -1,0 +1,58 @@
+// NETLINK_SOCK_DIAG (INET_DIAG) dumps of TCP sockets, with each socket's cgroup v2 id
+// (INET_DIAG_CGROUP_ID, kernel 5.7+). Used to seed the BPF state gauges with sockets that existed
+// before the agent started and to reconcile them periodically -- never on the scrape path: a dump
+// walks the whole established hash (DESIGN.md section 10).
+//
+// The request builder and the reply parser are pure functions over bytes; SockDiagClient does the
+// I/O. A netlink socket is bound to the network namespace it was created in, so one client is
+// opened per namespace (OpenInNetns) and kept while that namespace lives.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "podstat/util/fd.h"
+
+namespace podstat::netlink {
+
+// One socket from a dump.
+struct DiagSocket {
+  uint8_t family = 0;      // AF_INET or AF_INET6
+  uint8_t state = 0;       // kernel TCP state number (1 = ESTABLISHED ... 12 = NEW_SYN_RECV)
+  uint64_t cgroup_id = 0;  // cgroup v2 id; 0 when the kernel sent none (timewait, request socks)
+  uint32_t inode = 0;      // socket inode (0 for timewait sockets)
+};
+
+// Bytes of one inet_diag_req_v2 dump request for TCP sockets of one family in the given states
+// (bit n = state n; ~0u = all), asking for INET_DIAG_CGROUP_ID.
+std::vector<uint8_t> BuildTcpDumpRequest(uint8_t family, uint32_t state_mask, uint32_t sequence);
+
+enum class ParseResult { kMore, kDone, kError };
+
+// Parses one recv() worth of netlink messages from a dump reply, appending sockets to out.
+// kDone on NLMSG_DONE, kError on NLMSG_ERROR or malformed input (reason in *error), else kMore.
+// Never reads outside buffer, whatever the declared lengths say.
+ParseResult ParseDumpReply(std::span<const uint8_t> buffer, std::vector<DiagSocket>& out,
+                           std::string* error);
+
+class SockDiagClient {
+ public:
+  // Opens a NETLINK_SOCK_DIAG socket inside the network namespace referred to by netns_fd (an fd of
+  // /proc/<pid>/ns/net), or in the caller's namespace when netns_fd < 0. The setns() happens on a
+  // short-lived helper thread, so no thread of the agent ever changes namespace.
+  static std::optional<SockDiagClient> Open(int netns_fd, std::string* error);
+
+  // Dumps every TCP socket (IPv4 and IPv6, all states). Returns false with *error on failure; out
+  // then holds nothing new.
+  bool DumpTcp(std::vector<DiagSocket>& out, std::string* error);
+
+ private:
+  explicit SockDiagClient(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+  uint32_t sequence_ = 1;
+};
+
+}  // namespace podstat::netlink

@@ -1,0 +1,123 @@
+#include "podstat/app/collector.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <map>
+
+#include "podstat/procfs/sockstat.h"
+#include "podstat/util/file.h"
+
+namespace podstat::app {
+
+Collector::Collector(Options options, Logger& logger)
+    : options_(std::move(options)), logger_(logger), resolver_(options_.cgroup_root) {
+  resolver_.Rescan();
+  host_netns_ = procfs::NetworkNamespaceOf(options_.paths, 1);
+}
+
+#ifdef PODSTAT_HAVE_BPF
+Collector::Collector(Options options, std::unique_ptr<bpf::SockStateProgram> program,
+                     Logger& logger)
+    : options_(std::move(options)),
+      logger_(logger),
+      resolver_(options_.cgroup_root),
+      program_(std::move(program)) {
+  if (program_) {
+    tcp_ = std::make_unique<sources::TcpStateSource>(
+        *program_, options_.paths, logger_,
+        sources::TcpStateSource::Options{options_.reconcile_interval, std::chrono::seconds(2)});
+  }
+  resolver_.Rescan();
+  host_netns_ = procfs::NetworkNamespaceOf(options_.paths, 1);
+}
+#endif
+
+Collector::~Collector() = default;
+
+std::optional<uint64_t> Collector::CgroupIdOfPath(const std::string& path) const {
+  struct stat st {};
+  const std::string full = path == "/" ? options_.cgroup_root : options_.cgroup_root + path;
+  if (::stat(full.c_str(), &st) != 0) return std::nullopt;
+  return st.st_ino;
+}
+
+std::unordered_map<uint64_t, int64_t> Collector::TimeWaitByCgroup(
+    const std::vector<procfs::NetworkNamespace>& namespaces) {
+  std::unordered_map<uint64_t, int64_t> by_cgroup;
+  for (const procfs::NetworkNamespace& ns : namespaces) {
+    const auto text = ReadFile(options_.paths.Proc(ns.lowest_pid, "net/sockstat"));
+    if (!text) continue;  // the process exited since the namespaces were listed
+    const auto tw = procfs::SockstatField(procfs::ParseSockstat(*text), "TCP", "tw");
+    if (!tw || *tw == 0) continue;
+    // The host's namespace is everybody's; its TIME_WAIT goes to the root cgroup.
+    std::optional<std::string> owner = std::string("/");
+    if (ns.inode != host_netns_) owner = procfs::CgroupV2PathOf(options_.paths, ns.lowest_pid);
+    if (!owner) continue;
+    if (const auto id = CgroupIdOfPath(*owner)) by_cgroup[*id] += static_cast<int64_t>(*tw);
+  }
+  return by_cgroup;
+}
+
+model::Snapshot Collector::Collect() {
+  const auto started = std::chrono::steady_clock::now();
+  model::Snapshot snapshot;
+  snapshot.taken_at = std::chrono::system_clock::now();
+
+  const std::vector<procfs::NetworkNamespace> namespaces =
+      procfs::ListNetworkNamespaces(options_.paths);
+  snapshot.self.network_namespaces = namespaces.size();
+
+  std::unordered_map<uint64_t, model::TcpStateCounts> by_id;
+#ifdef PODSTAT_HAVE_BPF
+  if (tcp_) {
+    for (auto& [id, counts] : tcp_->Collect(namespaces)) by_id[id] = counts;
+  }
+#endif
+  for (const auto& [id, tw] : TimeWaitByCgroup(namespaces)) {
+    by_id[id][model::kTcpTimeWait - 1] += tw;
+  }
+
+  // Resolve, drop the departed, and sum cgroups that resolve to the same path.
+  std::map<std::string, model::CgroupTcp> by_path;
+  for (const auto& [id, counts] : by_id) {
+    const auto path = resolver_.Resolve(id);
+    if (!path) {
+#ifdef PODSTAT_HAVE_BPF
+      if (tcp_ && tcp_->ForgetIfEmpty(id)) continue;
+#endif
+      ++snapshot.self.unresolved_cgroups;
+      continue;
+    }
+    model::CgroupTcp& entry = by_path[*path];
+    entry.cgroup_id = id;
+    entry.path = *path;
+    for (size_t i = 0; i < counts.size(); ++i) entry.sockets[i] += counts[i];
+  }
+  snapshot.cgroups.reserve(by_path.size());
+  for (auto& [path, entry] : by_path) snapshot.cgroups.push_back(std::move(entry));
+
+#ifdef PODSTAT_HAVE_BPF
+  for (std::string_view name : bpf::kSockStatePrograms) {
+    snapshot.self.programs.push_back(
+        {std::string(name), program_ && program_->attached_program() == name});
+  }
+  if (program_) {
+    const auto drops = program_->ReadDrops();
+    static constexpr const char* kReasons[PS_DROP_REASON_COUNT] = {"map_full", "no_cgroup",
+                                                                   "bad_state"};
+    for (int i = 0; i < PS_DROP_REASON_COUNT; ++i) {
+      snapshot.self.bpf_drops.push_back({kReasons[i], drops[static_cast<size_t>(i)]});
+    }
+  }
+  if (tcp_) {
+    snapshot.self.socket_drift = tcp_->drift();
+    snapshot.self.reconciliations = tcp_->reconciliations();
+  }
+#endif
+  snapshot.self.collection_duration_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return snapshot;
+}
+
+}  // namespace podstat::app

@@ -1,0 +1,160 @@
+#include "podstat/app/config.h"
+
+#include <functional>
+#include <map>
+
+#include "podstat/util/strings.h"
+
+namespace podstat::app {
+
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+  struct Unit {
+    std::string_view suffix;
+    int64_t millis;
+  };
+  // Longest suffix first so "ms" is not read as "s".
+  static constexpr Unit kUnits[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+  for (const Unit& unit : kUnits) {
+    if (!text.ends_with(unit.suffix)) continue;
+    const auto number = ParseUint64(text.substr(0, text.size() - unit.suffix.size()));
+    if (!number) return std::nullopt;
+    return std::chrono::milliseconds(static_cast<int64_t>(*number) * unit.millis);
+  }
+  return std::nullopt;
+}
+
+std::string UsageText() {
+  return R"(podstat: per-container TCP sockets (and, later, CPU, memory and network) from eBPF,
+served to Prometheus.
+
+Usage: podstat [flags]
+
+  --web.listen-address=ADDR       Address for /metrics, /healthz and / (default ":9560";
+                                  "127.0.0.1:9560", "[::1]:9560").
+  --web.telemetry-path=PATH       Path of the metrics endpoint (default "/metrics").
+  --log.level=LEVEL               debug, info, warn or error (default "info"). debug includes
+                                  the BPF verifier's log when a program fails to load.
+  --path.procfs=PATH              The host's procfs (default "/proc"; "/host/proc" in a pod).
+  --path.sysfs=PATH               The host's sysfs, where cgroup2 is found (default "/sys").
+  --path.rootfs=PATH              The host's root filesystem (default "/").
+  --sample.interval=DURATION      Background collection period (default 15s).
+  --sample.max-age=DURATION       A scrape is served from data at most this old; older data is
+                                  collected afresh first (default 5s; 0s: always fresh).
+  --bpf.tracepoint-type=TYPE      auto, tp_btf or raw_tp (default auto: tp_btf when the kernel
+                                  has BTF-typed tracing, else raw_tp, falling back on failure).
+  --bpf.max-cgroups=N             Capacity of the per-cgroup socket map (default 8192; raised to
+                                  twice the number of cgroups present at start).
+  --bpf.reconcile-interval=DUR    How often socket counts are checked against sock_diag and
+                                  corrected (default 5m).
+  --[no-]bpf.pin                  Pin the maps under /sys/fs/bpf/podstat for bpftool
+                                  (default off).
+  --check                         Probe the kernel, print what podstat would use, exit 0 if the
+                                  BPF programs load and attach, 1 if not.
+  --version                       Print the version and exit.
+  -h, --help                      Print this help and exit.
+
+Endpoints: /metrics (Prometheus text format), /healthz, / (index).
+Durations: 250ms, 15s, 5m, 1h.
+)";
+}
+
+std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::string* error) {
+  Config config;
+  using Setter = std::function<bool(const std::string&)>;
+  auto text = [](std::string& field) -> Setter {
+    return [&field](const std::string& value) {
+      field = value;
+      return !value.empty();
+    };
+  };
+  auto duration = [](std::chrono::milliseconds& field) -> Setter {
+    return [&field](const std::string& value) {
+      const auto parsed = ParseDuration(value);
+      if (parsed) field = *parsed;
+      return parsed.has_value();
+    };
+  };
+  const std::map<std::string, Setter, std::less<>> valued = {
+      {"web.listen-address", text(config.listen_address)},
+      {"web.telemetry-path",
+       [&](const std::string& v) {
+         config.telemetry_path = v;
+         return v.starts_with("/");
+       }},
+      {"log.level",
+       [&](const std::string& v) {
+         const auto level = ParseLogLevel(v);
+         if (level) config.log_level = *level;
+         return level.has_value();
+       }},
+      {"path.procfs", text(config.paths.procfs)},
+      {"path.sysfs", text(config.paths.sysfs)},
+      {"path.rootfs", text(config.paths.rootfs)},
+      {"sample.interval", duration(config.sample_interval)},
+      {"sample.max-age", duration(config.sample_max_age)},
+      {"bpf.tracepoint-type",
+       [&](const std::string& v) {
+         config.bpf_tracepoint_type = v;
+         return v == "auto" || v == "tp_btf" || v == "raw_tp";
+       }},
+      {"bpf.max-cgroups",
+       [&](const std::string& v) {
+         const auto n = ParseUint64(v);
+         if (n && *n >= 16 && *n <= (1u << 24)) config.bpf_max_cgroups = static_cast<uint32_t>(*n);
+         return n && *n >= 16 && *n <= (1u << 24);
+       }},
+      {"bpf.reconcile-interval", duration(config.bpf_reconcile_interval)},
+  };
+  const std::map<std::string, bool*, std::less<>> booleans = {{"bpf.pin", &config.bpf_pin},
+                                                              {"check", &config.check},
+                                                              {"help", &config.help},
+                                                              {"version", &config.version}};
+
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    if (arg == "-h") arg = "--help";
+    if (!arg.starts_with("--")) {
+      *error = "unexpected argument '" + arg + "' (see --help)";
+      return std::nullopt;
+    }
+    std::string name = arg.substr(2);
+    std::optional<std::string> value;
+    if (const size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (const auto it = valued.find(name); it != valued.end()) {
+      if (!value) {
+        if (i + 1 >= args.size()) {
+          *error = "flag --" + name + " needs a value";
+          return std::nullopt;
+        }
+        value = args[++i];
+      }
+      if (!it->second(*value)) {
+        *error = "invalid value '" + *value + "' for --" + name + " (see --help)";
+        return std::nullopt;
+      }
+      continue;
+    }
+    const bool negated = name.starts_with("no-");
+    const std::string bare = negated ? name.substr(3) : name;
+    if (const auto it = booleans.find(bare); it != booleans.end()) {
+      if (value) {
+        if (*value != "true" && *value != "false") {
+          *error = "flag --" + bare + " takes true or false, not '" + *value + "'";
+          return std::nullopt;
+        }
+        *it->second = (*value == "true") != negated;
+      } else {
+        *it->second = !negated;
+      }
+      continue;
+    }
+    *error = "unknown flag --" + name + " (see --help)";
+    return std::nullopt;
+  }
+  return config;
+}
+
+}  // namespace podstat::app

@@ -1,0 +1,219 @@
+// podstat: wiring only. Parse flags, check the machine, load BPF, start the sampler and the HTTP
+// listener, wait for a signal, shut down in reverse order.
+#include <signal.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "podstat/app/collector.h"
+#include "podstat/app/config.h"
+#include "podstat/app/sampler.h"
+#include "podstat/cgroup/resolver.h"
+#include "podstat/http/server.h"
+#include "podstat/metrics/families.h"
+#include "podstat/util/build_info.h"
+#include "podstat/util/log.h"
+
+#ifdef PODSTAT_HAVE_BPF
+#include "podstat/bpf/sock_state_program.h"
+#endif
+
+namespace podstat::app {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr const char* kPinDir = "/sys/fs/bpf/podstat";
+
+#ifdef PODSTAT_HAVE_BPF
+bpf::SockStateOptions BpfOptions(const Config& config, size_t cgroups_now) {
+  bpf::SockStateOptions options;
+  options.tracepoint = *bpf::ParseTracepointType(config.bpf_tracepoint_type);
+  // Headroom over what exists now: a full hash map makes every update slow (DESIGN.md 10).
+  options.max_cgroups = std::max<uint32_t>(
+      config.bpf_max_cgroups, static_cast<uint32_t>(std::min<size_t>(cgroups_now * 2, 1u << 24)));
+  if (config.bpf_pin) options.pin_dir = kPinDir;
+  return options;
+}
+
+// --bpf.pin needs a bpf filesystem; mount one when the host has none (as systemd would).
+void EnsureBpffs(Logger& logger) {
+  if (bpf::ProbeKernel().bpffs) return;
+  if (::mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") == 0) {
+    logger.Info("bpf", "mounted a bpf filesystem at /sys/fs/bpf for --bpf.pin");
+  } else {
+    logger.Warn("bpf",
+                "no bpf filesystem at /sys/fs/bpf and mounting one failed; maps stay unpinned");
+  }
+}
+#endif
+
+int RunCheck(const Config& config, Logger& logger) {
+  std::string error;
+  const auto cgroup_root = cgroup::FindCgroup2Root(config.paths, &error);
+  std::printf("podstat %s (%s)\n", build_info::kVersion, build_info::kRevision);
+  std::printf("cgroup v2 hierarchy: %s\n", cgroup_root ? cgroup_root->c_str() : error.c_str());
+#ifdef PODSTAT_HAVE_BPF
+  const bpf::KernelSupport support = bpf::ProbeKernel();
+  std::printf("kernel: %s\n", support.release.c_str());
+  std::printf("kernel BTF (/sys/kernel/btf/vmlinux): %s\n", support.btf ? "yes" : "no");
+  std::printf("tp_btf target btf_trace_inet_sock_set_state in kernel BTF: %s\n",
+              support.tracing ? "yes" : "no");
+  std::printf("BPF program type raw_tracepoint (raw_tp): %s\n",
+              support.raw_tracepoint ? "yes" : "no");
+  std::printf("bpf filesystem at /sys/fs/bpf: %s\n", support.bpffs ? "yes" : "no");
+  if (::geteuid() != 0) {
+    std::printf("not root: cannot try loading programs\n");
+    return kExitFailure;
+  }
+  auto program = bpf::SockStateProgram::Load(BpfOptions(config, 0), logger, &error);
+  if (!program) {
+    std::printf("sock_state: FAILED: %s\n", error.c_str());
+    return kExitFailure;
+  }
+  std::printf("sock_state: would use %s (loaded and attached successfully)\n",
+              program->attached_program().c_str());
+  std::printf(
+      "sources: container_tcp_sockets from BPF + sock_diag seeding; time_wait from "
+      "per-namespace sockstat\n");
+  return cgroup_root ? kExitOk : kExitFailure;
+#else
+  (void)logger;
+  std::printf("built without BPF (-DPODSTAT_BPF=OFF)\n");
+  return kExitFailure;
+#endif
+}
+
+std::string IndexPage(const Config& config) {
+  return "<html><head><title>podstat</title></head><body><h1>podstat " +
+         std::string(build_info::kVersion) + "</h1><ul><li><a href=\"" + config.telemetry_path +
+         "\">" + config.telemetry_path +
+         "</a></li><li><a href=\"/healthz\">/healthz</a></li></ul></body></html>\n";
+}
+
+int Run(const Config& config) {
+  Logger logger(config.log_level);
+#ifdef PODSTAT_HAVE_BPF
+  bpf::RouteLibbpfLogs(logger);
+#endif
+  if (config.check) return RunCheck(config, logger);
+
+  if (::geteuid() != 0) {
+    logger.Error("main",
+                 "podstat must run as root (it loads eBPF programs, reads every "
+                 "process's /proc entries and enters network namespaces); try sudo, or "
+                 "--check to see what this kernel supports");
+    return kExitFailure;
+  }
+  std::string error;
+  const auto cgroup_root = cgroup::FindCgroup2Root(config.paths, &error);
+  if (!cgroup_root) {
+    logger.Error("main", error);
+    return kExitFailure;
+  }
+  logger.Info("main", "podstat ", build_info::kVersion, " (", build_info::kRevision,
+              ") starting; cgroup v2 hierarchy at ", *cgroup_root);
+
+  // Block the shutdown signals before any thread starts, so every thread inherits the mask and
+  // sigwait below is the only receiver.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  Collector::Options collector_options{config.paths, *cgroup_root, config.bpf_reconcile_interval};
+#ifdef PODSTAT_HAVE_BPF
+  const size_t cgroups_now = cgroup::CgroupResolver(*cgroup_root).Rescan();
+  if (config.bpf_pin) EnsureBpffs(logger);
+  auto program = bpf::SockStateProgram::Load(BpfOptions(config, cgroups_now), logger, &error);
+  if (!program) {
+    logger.Error("main", "eBPF unavailable: ", error,
+                 ". Run with --log.level=debug for the verifier's log, or --check for a summary.");
+    return kExitFailure;
+  }
+  auto collector = std::make_unique<Collector>(collector_options, std::move(program), logger);
+#else
+  logger.Warn("main", "built without BPF: no socket sources yet");
+  auto collector = std::make_unique<Collector>(collector_options, logger);
+#endif
+  Sampler sampler([&collector] { return collector->Collect(); }, config.sample_interval);
+
+  const std::string kernel = [] {
+#ifdef PODSTAT_HAVE_BPF
+    return bpf::ProbeKernel().release;
+#else
+    return std::string();
+#endif
+  }();
+  std::vector<http::Route> routes;
+  routes.push_back(
+      {config.telemetry_path, "GET", [&](const http::Request&) {
+         // Waits for fresh data at most a few seconds; a stuck collection must not
+         // hang Prometheus, which then gets the last good snapshot.
+         const auto snapshot = sampler.Fresh(config.sample_max_age, std::chrono::seconds(5));
+         if (!snapshot) {
+           return http::Response{503, "text/plain; charset=utf-8", "no data collected yet\n", {}};
+         }
+         const metrics::BuildContext context{kernel, std::chrono::system_clock::now()};
+         return http::Response{200,
+                               metrics::kExpositionContentType,
+                               metrics::Serialize(metrics::BuildFamilies(*snapshot, context)),
+                               {}};
+       }});
+  routes.push_back({"/healthz", "GET", [&](const http::Request&) {
+                      if (!sampler.Latest()) {
+                        return http::Response{503, "text/plain; charset=utf-8", "starting\n", {}};
+                      }
+                      return http::Response{200, "text/plain; charset=utf-8", "ok\n", {}};
+                    }});
+  if (config.telemetry_path != "/") {
+    routes.push_back(
+        {"/", "GET", [&](const http::Request&) {
+           return http::Response{200, "text/html; charset=utf-8", IndexPage(config), {}};
+         }});
+  }
+  auto server = http::Server::Start(config.listen_address, std::move(routes), logger, &error);
+  if (!server) {
+    logger.Error("main", error);
+    return kExitFailure;
+  }
+  logger.Info("main", "listening on ", config.listen_address, " (port ", server->port(), "); ",
+              config.telemetry_path, " /healthz /");
+
+  int received = 0;
+  sigwait(&signals, &received);
+  logger.Info("main", "received ", received == SIGTERM ? "SIGTERM" : "SIGINT", ", shutting down");
+  server.reset();  // no more scrapes
+  return kExitOk;  // sampler, then collector (and with it the BPF programs), unwind here
+}
+
+}  // namespace
+}  // namespace podstat::app
+
+int main(int argc, char** argv) {
+  std::string error;
+  const auto config =
+      podstat::app::ParseFlags(std::vector<std::string>(argv + 1, argv + argc), &error);
+  if (!config) {
+    std::cerr << "podstat: " << error << "\n";
+    return podstat::app::kExitUsage;
+  }
+  if (config->help) {
+    std::cout << podstat::app::UsageText();
+    return podstat::app::kExitOk;
+  }
+  if (config->version) {
+    std::cout << "podstat " << podstat::build_info::kVersion << " ("
+              << podstat::build_info::kRevision << ")\n";
+    return podstat::app::kExitOk;
+  }
+  return podstat::app::Run(*config);
+}

@@ -1,0 +1,275 @@
+#include "podstat/bpf/sock_state_program.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+
+#include "podstat/skel/sock_state_bpf.skel.h"
+#include "podstat/util/file.h"
+
+namespace podstat::bpf {
+
+static_assert(sizeof(ps_tcp_key) == 8, "ps_tcp_key must match the BPF side");
+static_assert(sizeof(ps_tcp_counts) == 8 * (PS_FAMILY_COUNT * PS_TCP_STATE_SLOTS + 1),
+              "ps_tcp_counts must have no hidden padding");
+
+std::optional<TracepointType> ParseTracepointType(std::string_view text) {
+  if (text == "auto") return TracepointType::kAuto;
+  if (text == "tp_btf") return TracepointType::kTpBtf;
+  if (text == "raw_tp") return TracepointType::kRawTp;
+  return std::nullopt;
+}
+
+std::string_view TracepointTypeName(TracepointType type) {
+  switch (type) {
+    case TracepointType::kAuto:
+      return "auto";
+    case TracepointType::kTpBtf:
+      return "tp_btf";
+    case TracepointType::kRawTp:
+      return "raw_tp";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// libbpf's print callback takes no user data, so the logger it writes to has to live in a static.
+// This is the one piece of process-wide state in podstat, forced by libbpf's API.
+std::atomic<Logger*> libbpf_logger{nullptr};
+
+int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
+  Logger* logger = libbpf_logger.load();
+  // Everything libbpf says, the verifier's log included, is debug detail: podstat logs its own
+  // one-line summary of any failure at warn or error.
+  if (!logger || !logger->Enabled(LogLevel::kDebug) || level == LIBBPF_DEBUG) return 0;
+  va_list copy;
+  va_copy(copy, args);
+  const int needed = std::vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  if (needed <= 0) return 0;
+  std::string text(static_cast<size_t>(needed) + 1, '\0');
+  std::vsnprintf(text.data(), text.size(), format, args);
+  text.resize(static_cast<size_t>(needed));
+  size_t start = 0;
+  while (start < text.size()) {  // one record per line keeps the verifier's log readable
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start)
+      logger->Write(LogLevel::kDebug, "libbpf", std::string_view(text).substr(start, end - start));
+    start = end + 1;
+  }
+  return needed;
+}
+
+}  // namespace
+
+void RouteLibbpfLogs(Logger& logger) {
+  libbpf_logger.store(&logger);
+  libbpf_set_print(LibbpfPrint);
+}
+
+KernelSupport ProbeKernel() {
+  KernelSupport support;
+  utsname name{};
+  if (::uname(&name) == 0) support.release = name.release;
+  support.btf = ::access("/sys/kernel/btf/vmlinux", R_OK) == 0;
+  // libbpf cannot probe BPF_PROG_TYPE_TRACING without an attach target, so ask the question that
+  // matters: does the kernel's BTF describe this tracepoint (btf_trace_inet_sock_set_state)?
+  support.tracing =
+      support.btf && libbpf_find_vmlinux_btf_id("inet_sock_set_state", BPF_TRACE_RAW_TP) > 0;
+  support.raw_tracepoint = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, nullptr) == 1;
+  struct statfs fs {};
+  support.bpffs = ::statfs("/sys/fs/bpf", &fs) == 0 && fs.f_type == BPF_FS_MAGIC;
+  return support;
+}
+
+void SockStateProgram::SkeletonDeleter::operator()(sock_state_bpf* skeleton) const {
+  sock_state_bpf__destroy(skeleton);  // detaches links, closes program and map fds
+}
+
+namespace {
+
+std::string LibbpfError(int err) {
+  char buffer[128];
+  libbpf_strerror(err, buffer, sizeof(buffer));
+  return buffer;
+}
+
+// One attempt with exactly one program flavour enabled.
+std::unique_ptr<sock_state_bpf, void (*)(sock_state_bpf*)> TryLoad(TracepointType type,
+                                                                   uint32_t max_cgroups,
+                                                                   std::string* error) {
+  std::unique_ptr<sock_state_bpf, void (*)(sock_state_bpf*)> skeleton(sock_state_bpf__open(),
+                                                                      sock_state_bpf__destroy);
+  if (!skeleton) {
+    *error = "opening the BPF object failed: " + LibbpfError(-errno);
+    return {nullptr, sock_state_bpf__destroy};
+  }
+  const bool btf = type == TracepointType::kTpBtf;
+  bpf_program__set_autoload(skeleton->progs.ps_state_tp_btf, btf);
+  bpf_program__set_autoload(skeleton->progs.ps_state_raw_tp, !btf);
+  if (int err = bpf_map__set_max_entries(skeleton->maps.ps_tcp_states, max_cgroups); err) {
+    *error = "sizing ps_tcp_states failed: " + LibbpfError(err);
+    return {nullptr, sock_state_bpf__destroy};
+  }
+  if (int err = sock_state_bpf__load(skeleton.get()); err) {
+    *error = "loading the " + std::string(TracepointTypeName(type)) +
+             " program failed: " + LibbpfError(err) + " (verifier log at --log.level=debug)";
+    return {nullptr, sock_state_bpf__destroy};
+  }
+  if (int err = sock_state_bpf__attach(skeleton.get()); err) {
+    *error = "attaching the " + std::string(TracepointTypeName(type)) +
+             " program to sock:inet_sock_set_state failed: " + LibbpfError(err);
+    return {nullptr, sock_state_bpf__destroy};
+  }
+  return skeleton;
+}
+
+}  // namespace
+
+std::unique_ptr<SockStateProgram> SockStateProgram::Load(const SockStateOptions& options,
+                                                         Logger& logger, std::string* error) {
+  std::vector<TracepointType> attempts;
+  if (options.tracepoint == TracepointType::kAuto) {
+    const KernelSupport support = ProbeKernel();
+    if (support.btf && support.tracing) {
+      attempts = {TracepointType::kTpBtf, TracepointType::kRawTp};
+    } else {
+      logger.Info("bpf", "tp_btf unusable here (kernel BTF: ", support.btf ? "yes" : "no",
+                  ", BPF_PROG_TYPE_TRACING: ", support.tracing ? "yes" : "no", "); using raw_tp");
+      attempts = {TracepointType::kRawTp};
+    }
+  } else {
+    attempts = {options.tracepoint};
+  }
+
+  std::string reasons;
+  for (TracepointType type : attempts) {
+    std::string attempt_error;
+    auto loaded = TryLoad(type, options.max_cgroups, &attempt_error);
+    if (!loaded) {
+      logger.Warn("bpf", attempt_error);
+      if (!reasons.empty()) reasons += "; ";
+      reasons += attempt_error;
+      continue;
+    }
+    std::unique_ptr<SockStateProgram> program(new SockStateProgram());
+    program->skeleton_.reset(loaded.release());
+    program->type_ = type;
+    program->max_cgroups_ = options.max_cgroups;
+    program->attached_program_ = type == TracepointType::kTpBtf
+                                     ? std::string(kSockStatePrograms[0])
+                                     : std::string(kSockStatePrograms[1]);
+    logger.Info("bpf", "attached ", program->attached_program_,
+                " to sock:inet_sock_set_state; ps_tcp_states sized for ", options.max_cgroups,
+                " cgroups");
+
+    if (!options.pin_dir.empty()) {
+      // Pinned after load, never reused at load: a map left by an earlier agent holds deltas
+      // relative to that agent's baseline, so stale pins are replaced, not adopted.
+      ::mkdir(options.pin_dir.c_str(), 0700);
+      for (bpf_map* map :
+           {program->skeleton_->maps.ps_tcp_states, program->skeleton_->maps.ps_stats}) {
+        const std::string path = options.pin_dir + "/" + bpf_map__name(map);
+        ::unlink(path.c_str());
+        if (int err = bpf_map__pin(map, path.c_str()); err) {
+          logger.Warn("bpf", "pinning ", path, " failed: ", LibbpfError(err),
+                      " (is a bpf filesystem mounted at /sys/fs/bpf?)");
+        } else {
+          program->pins_.push_back(path);
+          logger.Info("bpf", "pinned ", path);
+        }
+      }
+    }
+    return program;
+  }
+  *error = "no inet_sock_set_state program could be loaded: " + reasons;
+  return nullptr;
+}
+
+SockStateProgram::~SockStateProgram() {
+  for (const std::string& path : pins_) ::unlink(path.c_str());
+}
+
+bool SockStateProgram::ReadTcpStates(std::vector<TcpStateEntry>& out, std::string* error) const {
+  const int fd = bpf_map__fd(skeleton_->maps.ps_tcp_states);
+  out.clear();
+
+  if (batch_supported_) {
+    // BPF_MAP_LOOKUP_BATCH (5.6+): a few syscalls for the whole map instead of two per entry.
+    const uint32_t capacity = max_cgroups_;
+    std::vector<ps_tcp_key> keys(capacity);
+    std::vector<ps_tcp_counts> values(capacity);
+    ps_tcp_key in_batch{}, out_batch{};
+    bool first = true;
+    uint32_t total = 0;
+    for (;;) {
+      uint32_t count = capacity - total;
+      if (count == 0) break;
+      LIBBPF_OPTS(bpf_map_batch_opts, opts);
+      const int err =
+          bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch, keys.data() + total,
+                               values.data() + total, &count, &opts);
+      total += count;
+      if (err) {
+        if (errno == ENOENT) break;  // the last batch
+        if (first && (errno == EINVAL || errno == ENOTSUP || errno == EOPNOTSUPP)) {
+          batch_supported_ = false;
+          break;
+        }
+        *error = "batched lookup of ps_tcp_states failed: " + ErrnoMessage(errno);
+        return false;
+      }
+      in_batch = out_batch;
+      first = false;
+    }
+    if (batch_supported_) {
+      out.reserve(total);
+      for (uint32_t i = 0; i < total; ++i) out.push_back({keys[i].cgroup_id, values[i]});
+      return true;
+    }
+  }
+
+  ps_tcp_key key{}, next{};
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(fd, previous, &next) == 0) {
+    TcpStateEntry entry;
+    if (bpf_map_lookup_elem(fd, &next, &entry.counts) == 0) {  // may have been deleted meanwhile
+      entry.cgroup_id = next.cgroup_id;
+      out.push_back(entry);
+    }
+    key = next;
+    previous = &key;
+  }
+  return true;
+}
+
+bool SockStateProgram::DeleteTcpState(uint64_t cgroup_id) const {
+  const ps_tcp_key key{cgroup_id};
+  return bpf_map_delete_elem(bpf_map__fd(skeleton_->maps.ps_tcp_states), &key) == 0;
+}
+
+std::array<uint64_t, PS_DROP_REASON_COUNT> SockStateProgram::ReadDrops() const {
+  std::array<uint64_t, PS_DROP_REASON_COUNT> totals{};
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return totals;
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
+  const int fd = bpf_map__fd(skeleton_->maps.ps_stats);
+  for (uint32_t reason = 0; reason < PS_DROP_REASON_COUNT; ++reason) {
+    if (bpf_map_lookup_elem(fd, &reason, per_cpu.data()) != 0) continue;
+    for (uint64_t value : per_cpu) totals[reason] += value;
+  }
+  return totals;
+}
+
+}  // namespace podstat::bpf

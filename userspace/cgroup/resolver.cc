@@ -1,0 +1,97 @@
+#include "podstat/cgroup/resolver.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "podstat/util/fd.h"
+#include "podstat/util/file.h"
+
+namespace podstat::cgroup {
+
+std::optional<std::string> FindCgroup2Root(const HostPaths& paths, std::string* error) {
+  for (const char* candidate : {"fs/cgroup", "fs/cgroup/unified"}) {
+    const std::string path = paths.Sys(candidate);
+    struct statfs fs {};
+    if (::statfs(path.c_str(), &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC) return path;
+  }
+  if (error) {
+    *error = "no cgroup v2 hierarchy at " + paths.Sys("fs/cgroup") + " or " +
+             paths.Sys("fs/cgroup/unified") + " (is cgroup2 mounted?)";
+  }
+  return std::nullopt;
+}
+
+CgroupResolver::CgroupResolver(std::string root, Options options)
+    : root_(std::move(root)), options_(options) {}
+
+bool CgroupResolver::StillThere(uint64_t id, const std::string& path) const {
+  struct stat st {};
+  const std::string full = path == "/" ? root_ : root_ + path;
+  return ::stat(full.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_ino == id;
+}
+
+void CgroupResolver::ExpireNegatives(Clock::time_point now) {
+  std::erase_if(negative_, [now](const auto& entry) { return entry.second <= now; });
+}
+
+std::optional<std::string> CgroupResolver::Resolve(uint64_t id) {
+  if (const auto it = paths_.find(id); it != paths_.end()) {
+    if (StillThere(id, it->second)) return it->second;
+    paths_.erase(it);  // removed (or renamed: the rescan below finds the new name)
+  }
+  const Clock::time_point now = Clock::now();
+  if (const auto it = negative_.find(id); it != negative_.end()) {
+    if (it->second > now) return std::nullopt;
+    negative_.erase(it);
+  }
+  if (now - last_rescan_ >= options_.min_rescan_interval) Rescan();
+  if (const auto it = paths_.find(id); it != paths_.end()) return it->second;
+  negative_[id] = now + options_.negative_ttl;
+  return std::nullopt;
+}
+
+size_t CgroupResolver::Rescan() {
+  last_rescan_ = Clock::now();
+  ++rescans_;
+  ExpireNegatives(last_rescan_);
+
+  std::unordered_map<uint64_t, std::string> found;
+  // Iterative walk with one open directory fd per level at most; fstatat on each child.
+  struct Pending {
+    std::string path;  // relative to root_, "/" for the root
+  };
+  std::vector<Pending> stack{{"/"}};
+  while (!stack.empty()) {
+    Pending current = std::move(stack.back());
+    stack.pop_back();
+    const std::string full = current.path == "/" ? root_ : root_ + current.path;
+    UniqueFd dir_fd(::open(full.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir_fd) continue;  // removed while we walked
+    struct stat st {};
+    if (::fstat(dir_fd.get(), &st) != 0) continue;
+    found.emplace(st.st_ino, current.path);
+
+    DIR* dir = ::fdopendir(dir_fd.get());
+    if (!dir) continue;
+    dir_fd.Release();  // now owned by dir
+    while (const dirent* entry = ::readdir(dir)) {
+      if (entry->d_type != DT_DIR) continue;  // cgroupfs always fills d_type
+      const std::string_view name = entry->d_name;
+      if (name == "." || name == "..") continue;
+      stack.push_back(
+          {current.path == "/" ? "/" + std::string(name) : current.path + "/" + std::string(name)});
+    }
+    ::closedir(dir);
+  }
+  paths_ = std::move(found);
+  for (const auto& [id, path] : paths_) negative_.erase(id);
+  return paths_.size();
+}
+
+}  // namespace podstat::cgroup

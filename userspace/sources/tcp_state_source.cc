@@ -1,0 +1,130 @@
+#include "podstat/sources/tcp_state_source.h"
+
+#ifdef PODSTAT_HAVE_BPF
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <set>
+
+#include "podstat/util/fd.h"
+#include "podstat/util/file.h"
+
+namespace podstat::sources {
+
+TcpStateSource::TcpStateSource(const bpf::SockStateProgram& program, HostPaths paths,
+                               Logger& logger, Options options)
+    : program_(program), paths_(std::move(paths)), logger_(logger), options_(options) {}
+
+bool TcpStateSource::ReadMap(MapView& view) {
+  std::vector<bpf::TcpStateEntry> entries;
+  std::string error;
+  if (!program_.ReadTcpStates(entries, &error)) {
+    logger_.Warn("tcp", error);
+    return false;
+  }
+  view.clear();
+  for (const auto& entry : entries) view.emplace(entry.cgroup_id, entry.counts);
+  return true;
+}
+
+netlink::SockDiagClient* TcpStateSource::ClientFor(const procfs::NetworkNamespace& ns) {
+  if (auto it = clients_.find(ns.inode); it != clients_.end()) return &it->second;
+  UniqueFd ns_fd(::open(paths_.Proc(ns.lowest_pid, "ns/net").c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (!ns_fd || ::fstat(ns_fd.get(), &st) != 0 || st.st_ino != ns.inode) {
+    return nullptr;  // the process left, or the pid was reused by another namespace's process
+  }
+  std::string error;
+  auto client = netlink::SockDiagClient::Open(ns_fd.get(), &error);
+  if (!client) {
+    logger_.Warn("tcp", "sock_diag in network namespace ", ns.inode, " (pid ", ns.lowest_pid,
+                 "): ", error);
+    return nullptr;
+  }
+  return &clients_.emplace(ns.inode, std::move(*client)).first->second;
+}
+
+void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& namespaces) {
+  const auto started = Clock::now();
+  // Keep clients only for namespaces that still have processes: a kept netlink socket would
+  // otherwise keep a dead container's namespace alive.
+  std::set<uint64_t> live;
+  for (const auto& ns : namespaces) live.insert(ns.inode);
+  std::erase_if(clients_, [&](const auto& entry) { return !live.contains(entry.first); });
+
+  MapView initial;
+  if (!ReadMap(initial)) return;
+  ReconcileRound round(initial);
+  MapView before = initial, after;
+  size_t dumped = 0, failed = 0;
+  for (const auto& ns : namespaces) {
+    netlink::SockDiagClient* client = ClientFor(ns);
+    if (!client) {
+      ++failed;
+      continue;
+    }
+    std::vector<netlink::DiagSocket> sockets;
+    std::string error;
+    if (!client->DumpTcp(sockets, &error)) {
+      logger_.Warn("tcp", "sock_diag dump of network namespace ", ns.inode, " failed: ", error);
+      clients_.erase(ns.inode);
+      ++failed;
+      continue;
+    }
+    if (!ReadMap(after)) return;
+    round.AddNamespace(before, sockets, after);
+    before = std::move(after);
+    after = MapView{};
+    ++dumped;
+  }
+  const ReconcileRound::Result result = round.ApplyTo(baseline_, before);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+  if (seeded_) {
+    drift_ += result.corrected_sockets;
+    if (result.corrected_sockets > 0) {
+      logger_.Info("tcp", "reconciliation corrected ", result.corrected_sockets,
+                   " socket counts (events lost or dropped since the last round)");
+    }
+  }
+  ++reconciliations_;
+  logger_.Log(seeded_ ? LogLevel::kDebug : LogLevel::kInfo, "tcp",
+              seeded_ ? "reconciled" : "seeded", " TCP state counts from sock_diag: ", dumped,
+              " network namespaces (", failed, " unavailable), ", result.reconciled_cgroups,
+              " cgroups set, ", result.skipped_cgroups, " busy and retried later, in ",
+              took.count(), " ms");
+  seeded_ = true;
+  next_reconcile_ = Clock::now() + (result.skipped_cgroups > 0 ? options_.retry_interval
+                                                               : options_.reconcile_interval);
+}
+
+std::vector<std::pair<uint64_t, model::TcpStateCounts>> TcpStateSource::Collect(
+    const std::vector<procfs::NetworkNamespace>& namespaces) {
+  if (Clock::now() >= next_reconcile_) Reconcile(namespaces);
+  std::vector<std::pair<uint64_t, model::TcpStateCounts>> counts;
+  if (!ReadMap(last_view_)) return counts;
+  std::set<uint64_t> ids;
+  for (const auto& [id, value] : last_view_) ids.insert(id);
+  baseline_.ForEachId([&](uint64_t id) { ids.insert(id); });
+  counts.reserve(ids.size());
+  for (uint64_t id : ids) {
+    const auto it = last_view_.find(id);
+    counts.emplace_back(
+        id, baseline_.Current(id, it == last_view_.end() ? ps_tcp_counts{} : it->second));
+  }
+  return counts;
+}
+
+bool TcpStateSource::ForgetIfEmpty(uint64_t cgroup_id) {
+  const auto it = last_view_.find(cgroup_id);
+  const ps_tcp_counts delta = it == last_view_.end() ? ps_tcp_counts{} : it->second;
+  if (!baseline_.IsEmpty(cgroup_id, delta)) return false;
+  program_.DeleteTcpState(cgroup_id);
+  baseline_.Forget(cgroup_id);
+  if (it != last_view_.end()) last_view_.erase(it);
+  return true;
+}
+
+}  // namespace podstat::sources
+
+#endif  // PODSTAT_HAVE_BPF
