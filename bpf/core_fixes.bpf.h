@@ -6,10 +6,10 @@
 #ifndef PODSTAT_CORE_FIXES_BPF_H
 #define PODSTAT_CORE_FIXES_BPF_H
 
+#include "vmlinux.h"
+
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
-
-#include "vmlinux.h"
 
 /* Address families and the root cgroup id are #defines in the kernel, so vmlinux.h lacks them. */
 #define PS_AF_INET 2

@@ -15,14 +15,14 @@
  * - Request sockets (NEW_SYN_RECV) never appear.
  * The counts are deltas since attach; userspace adds a baseline seeded from sock_diag.
  */
-#include "podstat/abi/sock_state.h"
+#include "vmlinux.h"
 
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
 #include "core_fixes.bpf.h"
-#include "vmlinux.h"
+#include "podstat/abi/sock_state.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -66,7 +66,7 @@ void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& name
     }
     std::vector<netlink::DiagSocket> sockets;
     std::string error;
-    if (!client->DumpTcp(sockets, &error)) {
+    if (!client->DumpTcp(sockets, &error, kTrackedTcpStateMask)) {
       logger_.Warn("tcp", "sock_diag dump of network namespace ", ns.inode, " failed: ", error);
       clients_.erase(ns.inode);
       ++failed;

@@ -14,7 +14,8 @@
 #endif
 
 /* TCP states as the kernel numbers them (include/net/tcp_states.h): 1 ESTABLISHED ... 12
- * NEW_SYN_RECV, 13 BOUND_INACTIVE (6.6+, reported only by sock_diag, never by the tracepoint).
+ * NEW_SYN_RECV, 13 BOUND_INACTIVE (6.6+, a sock_diag request bit only; the tracepoint never
+ * reports it).
  * Slot 0 is unused. 16 slots, a power of two, so the BPF side can bound an index with a mask the
  * verifier understands (a compare alone is lost when clang reorders it). */
 #define PS_TCP_STATE_SLOTS 16

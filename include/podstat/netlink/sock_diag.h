@@ -5,7 +5,7 @@
 //
 // The request builder and the reply parser are pure functions over bytes; SockDiagClient does the
 // I/O. A netlink socket is bound to the network namespace it was created in, so one client is
-// opened per namespace (OpenInNetns) and kept while that namespace lives.
+// opened per namespace (Open) and kept while that namespace lives.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +17,10 @@
 #include "podstat/util/fd.h"
 
 namespace podstat::netlink {
+
+// States 1 (ESTABLISHED) .. 12 (NEW_SYN_RECV). Bit 13 (TCP_BOUND_INACTIVE, 6.6+) is left out on
+// purpose: it makes the kernel also list bound-but-unconnected sockets, reported as CLOSE.
+inline constexpr uint32_t kAllTcpStates = 0x1ffe;
 
 // One socket from a dump.
 struct DiagSocket {
@@ -45,9 +49,10 @@ class SockDiagClient {
   // short-lived helper thread, so no thread of the agent ever changes namespace.
   static std::optional<SockDiagClient> Open(int netns_fd, std::string* error);
 
-  // Dumps every TCP socket (IPv4 and IPv6, all states). Returns false with *error on failure; out
-  // then holds nothing new.
-  bool DumpTcp(std::vector<DiagSocket>& out, std::string* error);
+  // Dumps the TCP sockets (IPv4 and IPv6) in the states of state_mask (bit n = state n). Returns
+  // false with *error on failure; out then holds nothing new.
+  bool DumpTcp(std::vector<DiagSocket>& out, std::string* error,
+               uint32_t state_mask = kAllTcpStates);
 
  private:
   explicit SockDiagClient(UniqueFd fd) : fd_(std::move(fd)) {}

@@ -25,8 +25,11 @@ namespace podstat::sources {
 using MapView = std::unordered_map<uint64_t, ps_tcp_counts>;
 using FamilyStateCounts = std::array<std::array<int64_t, PS_TCP_STATE_SLOTS>, PS_FAMILY_COUNT>;
 
-// States the BPF program tracks; the others are always 0 there (see bpf/sock_state.bpf.c).
+// States the BPF program tracks; the others are always 0 there (see bpf/sock_state.bpf.c):
+// ESTABLISHED..FIN_WAIT2 (1-5) and CLOSE_WAIT..CLOSING (8-11).
 bool IsTrackedTcpState(int state);
+// The same set as a sock_diag state mask, so reconciliation dumps only what it compares.
+inline constexpr uint32_t kTrackedTcpStateMask = 0xf3e;
 
 class TcpBaseline {
  public:

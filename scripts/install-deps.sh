@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what podstat needs to build, run and test, from Debian 12's packages, and only what is
+# missing (so a prepared machine pays one dpkg query). Run as root; `make run` and `make test`
+# call it. With --build-only, the test tools (promtool) are skipped.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev   # CO-RE BPF objects and skeletons
+  prometheus-cpp-dev libcivetweb-dev nlohmann-json3-dev  # exposition types, HTTP listener, JSON
+  libgtest-dev googletest                                # unit and privileged tests
+  iproute2 curl ca-certificates
+)
+if [[ "${1:-}" != "--build-only" ]]; then
+  packages+=(prometheus)  # promtool, to lint the exposition in tests
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: missing packages (${missing[*]}) and not root: install them with apt-get" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt_opts=(-o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
+apt-get "${apt_opts[@]}" update -qq
+# --no-install-recommends: the prometheus package would otherwise pull in node-exporter and more.
+apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${missing[@]}"
+# Debian starts the prometheus service on install where an init system runs; podstat's tests
+# start their own instances, so stop the packaged one if it came up.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi

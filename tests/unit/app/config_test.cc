@@ -1,0 +1,80 @@
+#include "podstat/app/config.h"
+
+#include <gtest/gtest.h>
+
+namespace podstat::app {
+namespace {
+
+std::optional<Config> Parse(std::vector<std::string> args, std::string* error = nullptr) {
+  std::string ignored;
+  return ParseFlags(args, error ? error : &ignored);
+}
+
+TEST(Flags, DefaultsFollowTheDesign) {
+  const auto config = Parse({});
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->listen_address, ":9560");
+  EXPECT_EQ(config->telemetry_path, "/metrics");
+  EXPECT_EQ(config->log_level, LogLevel::kInfo);
+  EXPECT_EQ(config->paths.procfs, "/proc");
+  EXPECT_EQ(config->bpf_tracepoint_type, "auto");
+  EXPECT_FALSE(config->bpf_pin);
+}
+
+TEST(Flags, BothValueForms) {
+  const auto config = Parse({"--web.listen-address=127.0.0.1:1234", "--log.level", "debug",
+                             "--sample.max-age=0s", "--bpf.reconcile-interval=2m", "--bpf.pin",
+                             "--path.procfs=/host/proc", "--bpf.tracepoint-type=raw_tp"});
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->listen_address, "127.0.0.1:1234");
+  EXPECT_EQ(config->log_level, LogLevel::kDebug);
+  EXPECT_EQ(config->sample_max_age, std::chrono::milliseconds(0));
+  EXPECT_EQ(config->bpf_reconcile_interval, std::chrono::minutes(2));
+  EXPECT_TRUE(config->bpf_pin);
+  EXPECT_EQ(config->paths.Proc(12, "ns/net"), "/host/proc/12/ns/net");
+  EXPECT_EQ(config->bpf_tracepoint_type, "raw_tp");
+}
+
+TEST(Flags, NegationAndHelp) {
+  EXPECT_FALSE(Parse({"--bpf.pin", "--no-bpf.pin"})->bpf_pin);
+  EXPECT_TRUE(Parse({"-h"})->help);
+  EXPECT_TRUE(Parse({"--check"})->check);
+}
+
+TEST(Flags, ErrorsNameTheFlag) {
+  std::string error;
+  EXPECT_FALSE(Parse({"--log.level=loud"}, &error));
+  EXPECT_NE(error.find("--log.level"), std::string::npos);
+  EXPECT_FALSE(Parse({"--no-such-flag"}, &error));
+  EXPECT_NE(error.find("unknown flag --no-such-flag"), std::string::npos);
+  EXPECT_FALSE(Parse({"--web.listen-address"}, &error));
+  EXPECT_NE(error.find("needs a value"), std::string::npos);
+  EXPECT_FALSE(Parse({"--bpf.tracepoint-type=kprobe"}, &error));
+  EXPECT_FALSE(Parse({"--bpf.max-cgroups=3"}, &error));
+  EXPECT_FALSE(Parse({"--sample.interval=fast"}, &error));
+  EXPECT_FALSE(Parse({"stray"}, &error));
+  EXPECT_NE(error.find("unexpected argument"), std::string::npos);
+}
+
+TEST(Durations, Units) {
+  EXPECT_EQ(ParseDuration("250ms"), std::chrono::milliseconds(250));
+  EXPECT_EQ(ParseDuration("15s"), std::chrono::seconds(15));
+  EXPECT_EQ(ParseDuration("5m"), std::chrono::minutes(5));
+  EXPECT_EQ(ParseDuration("1h"), std::chrono::hours(1));
+  EXPECT_EQ(ParseDuration("5"), std::nullopt);
+  EXPECT_EQ(ParseDuration("s"), std::nullopt);
+  EXPECT_EQ(ParseDuration("-1s"), std::nullopt);
+}
+
+TEST(Usage, MentionsEveryFlag) {
+  const std::string usage = UsageText();
+  for (const char* flag : {"--web.listen-address", "--web.telemetry-path", "--log.level",
+                           "--path.procfs", "--path.sysfs", "--path.rootfs", "--sample.interval",
+                           "--sample.max-age", "--bpf.tracepoint-type", "--bpf.max-cgroups",
+                           "--bpf.reconcile-interval", "bpf.pin", "--check", "--version"}) {
+    EXPECT_NE(usage.find(flag), std::string::npos) << flag;
+  }
+}
+
+}  // namespace
+}  // namespace podstat::app

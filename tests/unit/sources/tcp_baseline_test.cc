@@ -1,0 +1,126 @@
+#include "podstat/sources/tcp_baseline.h"
+
+#include <gtest/gtest.h>
+
+namespace podstat::sources {
+namespace {
+
+constexpr int kEstablished = 1;
+constexpr int kTimeWait = 6;
+constexpr int kListen = 10;
+constexpr uint8_t kInet = 2;
+constexpr uint8_t kInet6 = 10;
+
+ps_tcp_counts Delta(int state, int64_t count, uint64_t transitions, int family = PS_FAMILY_INET) {
+  ps_tcp_counts counts{};
+  counts.count[family][state] = count;
+  counts.transitions = transitions;
+  return counts;
+}
+
+std::vector<netlink::DiagSocket> Sockets(uint64_t cgroup, uint8_t family, uint8_t state, int n) {
+  return std::vector<netlink::DiagSocket>(static_cast<size_t>(n),
+                                          netlink::DiagSocket{family, state, cgroup, 0});
+}
+
+TEST(TcpBaseline, SeedsSocketsThatPredateTheProgram) {
+  // Two listeners and three established sockets existed before attach; BPF saw nothing.
+  TcpBaseline baseline;
+  ReconcileRound round({});
+  auto sockets = Sockets(42, kInet, kListen, 2);
+  const auto est = Sockets(42, kInet6, kEstablished, 3);
+  sockets.insert(sockets.end(), est.begin(), est.end());
+  round.AddNamespace({}, sockets, {});
+  const auto result = round.ApplyTo(baseline, {});
+  EXPECT_EQ(result.reconciled_cgroups, 1u);
+  const auto counts = baseline.Current(42, ps_tcp_counts{});
+  EXPECT_EQ(counts[kListen - 1], 2);
+  EXPECT_EQ(counts[kEstablished - 1], 3);
+  EXPECT_EQ(counts[kTimeWait - 1], 0);
+}
+
+TEST(TcpBaseline, BaselinePlusDeltaEqualsTheDump) {
+  // BPF already counted +4 established since attach, and the dump shows 5: one predates attach.
+  TcpBaseline baseline;
+  const MapView map = {{7, Delta(kEstablished, 4, 4)}};
+  ReconcileRound round(map);
+  round.AddNamespace(map, Sockets(7, kInet, kEstablished, 5), map);
+  round.ApplyTo(baseline, map);
+  EXPECT_EQ(baseline.Current(7, map.at(7))[kEstablished - 1], 5);
+  // Later, BPF sees one more connection: 5 + 1.
+  EXPECT_EQ(baseline.Current(7, Delta(kEstablished, 5, 5))[kEstablished - 1], 6);
+}
+
+TEST(TcpBaseline, LeavesCgroupsThatMovedDuringTheirDump) {
+  TcpBaseline baseline;
+  const MapView before = {{7, Delta(kEstablished, 1, 1)}};
+  const MapView after = {{7, Delta(kEstablished, 2, 2)}};  // a connection raced the dump
+  ReconcileRound round(before);
+  round.AddNamespace(before, Sockets(7, kInet, kEstablished, 9), after);
+  const auto result = round.ApplyTo(baseline, after);
+  EXPECT_EQ(result.skipped_cgroups, 1u);
+  EXPECT_EQ(result.reconciled_cgroups, 0u);
+  EXPECT_EQ(baseline.Current(7, after.at(7))[kEstablished - 1], 2);  // untouched: delta only
+}
+
+TEST(TcpBaseline, CountsDriftOnLaterRounds) {
+  TcpBaseline baseline;
+  {
+    ReconcileRound seed({});
+    seed.AddNamespace({}, Sockets(3, kInet, kListen, 2), {});
+    seed.ApplyTo(baseline, {});
+  }
+  // One listener closed but the event was lost (map full): the dump shows 1.
+  ReconcileRound round({});
+  round.AddNamespace({}, Sockets(3, kInet, kListen, 1), {});
+  const auto result = round.ApplyTo(baseline, {});
+  EXPECT_EQ(result.corrected_sockets, 1u);
+  EXPECT_EQ(baseline.Current(3, ps_tcp_counts{})[kListen - 1], 1);
+}
+
+TEST(TcpBaseline, CgroupsAbsentFromEveryDumpGoToZero) {
+  // BPF counted 2 listeners for cgroup 9, but no dump shows any: both were lost on close.
+  TcpBaseline baseline;
+  const MapView map = {{9, Delta(kListen, 2, 2)}};
+  ReconcileRound round(map);
+  round.AddNamespace(map, {}, map);
+  round.ApplyTo(baseline, map);
+  EXPECT_EQ(baseline.Current(9, map.at(9))[kListen - 1], 0);
+  EXPECT_TRUE(baseline.IsEmpty(9, map.at(9)));
+}
+
+TEST(TcpBaseline, SumsACgroupAcrossNamespacesWhenItHeldStill) {
+  TcpBaseline baseline;
+  ReconcileRound round({});
+  round.AddNamespace({}, Sockets(5, kInet, kListen, 1), {});
+  round.AddNamespace({}, Sockets(5, kInet6, kListen, 2), {});
+  round.ApplyTo(baseline, {});
+  EXPECT_EQ(baseline.Current(5, ps_tcp_counts{})[kListen - 1], 3);
+}
+
+TEST(TcpBaseline, IgnoresStatesBpfDoesNotTrackAndSocketsWithoutCgroup) {
+  TcpBaseline baseline;
+  ReconcileRound round({});
+  auto sockets = Sockets(5, kInet, kTimeWait, 4);      // timewait: counted per namespace
+  const auto orphans = Sockets(0, kInet, kListen, 3);  // no cgroup id
+  sockets.insert(sockets.end(), orphans.begin(), orphans.end());
+  round.AddNamespace({}, sockets, {});
+  const auto result = round.ApplyTo(baseline, {});
+  EXPECT_EQ(result.reconciled_cgroups, 0u);
+  EXPECT_EQ(baseline.size(), 0u);
+}
+
+TEST(TcpBaseline, NegativeTotalsAreClampedNotExported) {
+  const TcpBaseline baseline;
+  EXPECT_EQ(baseline.Current(1, Delta(kListen, -1, 1))[kListen - 1], 0);
+  EXPECT_FALSE(baseline.IsEmpty(1, Delta(kListen, -1, 1)));
+}
+
+TEST(TcpBaseline, TrackedStatesMatchTheMask) {
+  for (int state = 0; state < 16; ++state) {
+    EXPECT_EQ(IsTrackedTcpState(state), ((kTrackedTcpStateMask >> state) & 1) != 0) << state;
+  }
+}
+
+}  // namespace
+}  // namespace podstat::sources
