@@ -50,7 +50,10 @@ std::optional<std::string> CgroupResolver::Resolve(uint64_t id) {
     if (it->second > now) return std::nullopt;
     negative_.erase(it);
   }
-  if (now - last_rescan_ >= options_.min_rescan_interval) Rescan();
+  // Rate-limited: say "unknown for now" without a negative entry, so a cgroup created since the
+  // last walk is found by the next allowed walk instead of hiding for a whole negative TTL.
+  if (now - last_rescan_ < options_.min_rescan_interval) return std::nullopt;
+  Rescan();
   if (const auto it = paths_.find(id); it != paths_.end()) return it->second;
   negative_[id] = now + options_.negative_ttl;
   return std::nullopt;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <thread>
 
 namespace podstat::cgroup {
 namespace {
@@ -77,6 +78,17 @@ TEST_F(ResolverTest, RescanIntervalLimitsWalksForManyMisses) {
   resolver.Rescan();
   for (uint64_t id = 1; id < 50; ++id) resolver.Resolve(0xabc00000ULL + id);
   EXPECT_EQ(resolver.rescans(), 1u);
+}
+
+TEST_F(ResolverTest, RateLimitedMissDoesNotHideANewCgroup) {
+  CgroupResolver resolver(root_.string(), {std::chrono::milliseconds(200), std::chrono::hours(1)});
+  resolver.Rescan();
+  fs::create_directories(root_ / "late");
+  const uint64_t id = Inode(root_ / "late");
+  EXPECT_EQ(resolver.Resolve(id), std::nullopt);  // walked too recently to walk again
+  EXPECT_EQ(resolver.negative_cached(), 0u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  EXPECT_EQ(resolver.Resolve(id), "/late");  // not hidden for the hour-long negative TTL
 }
 
 TEST_F(ResolverTest, TableDoesNotGrowWithChurn) {
