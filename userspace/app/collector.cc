@@ -1,6 +1,7 @@
 #include "podstat/app/collector.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -9,11 +10,27 @@
 #include "podstat/util/file.h"
 
 namespace podstat::app {
+namespace {
+
+// The host's (initial) network namespace: that of pid 1, or of kthreadd (pid 2), a kernel thread
+// that never leaves the initial namespaces, when pid 1's links are unreadable (some sandboxes
+// deny them even to root). Without either, our own namespace is the best guess.
+std::optional<uint64_t> HostNetworkNamespace(const HostPaths& paths, Logger& logger) {
+  for (pid_t pid : {1, 2}) {
+    if (const auto inode = procfs::NetworkNamespaceOf(paths, pid)) return inode;
+  }
+  const auto own = procfs::NetworkNamespaceOf(paths, ::getpid());
+  logger.Warn("collector", "cannot read ", paths.Proc(1, "ns/net"), " or ", paths.Proc(2, "ns/net"),
+              "; taking podstat's own network namespace as the host's (TIME_WAIT attribution)");
+  return own;
+}
+
+}  // namespace
 
 Collector::Collector(Options options, Logger& logger)
     : options_(std::move(options)), logger_(logger), resolver_(options_.cgroup_root) {
   resolver_.Rescan();
-  host_netns_ = procfs::NetworkNamespaceOf(options_.paths, 1);
+  host_netns_ = HostNetworkNamespace(options_.paths, logger_);
 }
 
 #ifdef PODSTAT_HAVE_BPF
@@ -29,7 +46,7 @@ Collector::Collector(Options options, std::unique_ptr<bpf::SockStateProgram> pro
         sources::TcpStateSource::Options{options_.reconcile_interval, std::chrono::seconds(2)});
   }
   resolver_.Rescan();
-  host_netns_ = procfs::NetworkNamespaceOf(options_.paths, 1);
+  host_netns_ = HostNetworkNamespace(options_.paths, logger_);
 }
 #endif
 

@@ -1,0 +1,306 @@
+// End-to-end: the podstat binary against TCP sockets held in known states by a child process in a
+// test cgroup. Every number the agent reports is compared with two references: what the test
+// intended to create, and what the kernel shows in /proc/<pid>/net/tcp{,6} (DESIGN.md §7).
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/privileges.h"
+#include "support/workload.h"
+
+namespace podstat::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using StateSet = std::set<std::string, std::less<>>;
+
+constexpr char kTcpSockets[] = "container_tcp_sockets";
+
+// How long a change may take to reach /metrics. With --sample.max-age=0s every scrape samples
+// afresh, so anything beyond a few scrapes is a bug, not a slow machine.
+constexpr auto kSettle = 5s;
+
+std::string Pad(std::string text, size_t width) {
+  if (text.size() < width) text.insert(0, width - text.size(), ' ');
+  return text;
+}
+
+std::string FormatValue(const std::optional<double>& value) {
+  if (!value) return "absent";
+  const auto whole = static_cast<long long>(*value);
+  return static_cast<double>(whole) == *value ? std::to_string(whole) : std::to_string(*value);
+}
+
+int64_t CountOf(const TcpStateCounts& counts, std::string_view state) {
+  const auto it = counts.find(state);
+  return it == counts.end() ? 0 : it->second;
+}
+
+// Scrapes until container_tcp_sockets{id=<id>} equals `want` in every state outside `ignore`
+// and /proc (`truth`) agrees with `want` as well, or `timeout` passes (a zero timeout means
+// exactly one scrape). On failure the message is the last comparison, state by state.
+::testing::AssertionResult AgentReports(const Agent& agent, const std::string& id,
+                                        const TcpStateCounts& want,
+                                        const std::function<TcpStateCounts()>& truth,
+                                        const StateSet& ignore, std::chrono::milliseconds timeout) {
+  const auto start = std::chrono::steady_clock::now();
+  for (int scrapes = 1;; ++scrapes) {
+    bool ok = true;
+    std::string table;
+    try {
+      const std::vector<Sample> samples = ParseExposition(agent.Scrape());
+      const TcpStateCounts proc = truth();
+      table = "  state         agent  intended  /proc\n";
+      for (std::string_view state : kTcpStateNames) {
+        const std::optional<double> got =
+            FindSample(samples, kTcpSockets, {{"id", id}, {"state", std::string(state)}});
+        const int64_t wanted = CountOf(want, state);
+        const int64_t in_proc = CountOf(proc, state);
+        // A state the agent does not export is a failure even where 0 is expected: all 12
+        // states are part of the metric's contract.
+        const bool compared = ignore.count(state) == 0;
+        const bool row_ok =
+            got.has_value() &&
+            (!compared || (*got == static_cast<double>(wanted) && in_proc == wanted));
+        ok = ok && row_ok;
+        table += "  " + std::string(state) + std::string(13 - state.size(), ' ') +
+                 Pad(FormatValue(got), 6) + Pad(std::to_string(wanted), 10) +
+                 Pad(std::to_string(in_proc), 7) +
+                 (compared ? (row_ok ? "" : "   <-- differs") : "   (not compared)") + "\n";
+      }
+    } catch (const std::exception& e) {
+      ok = false;
+      table = std::string("  ") + e.what() + "\n";
+    }
+    if (ok) return ::testing::AssertionSuccess();
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    if (elapsed >= timeout) {
+      return ::testing::AssertionFailure()
+             << kTcpSockets << "{id=\"" << id << "\"} still wrong after " << scrapes
+             << " scrape(s) in "
+             << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms:\n"
+             << table;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+// Scrapes until no series of any metric carries id=<id>, or the timeout passes.
+::testing::AssertionResult SeriesGone(const Agent& agent, const std::string& id,
+                                      std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    std::string left;
+    try {
+      for (const Sample& sample : SamplesWithLabel(ParseExposition(agent.Scrape()), "id", id)) {
+        left += "  " + FormatSample(sample) + "\n";
+      }
+    } catch (const std::exception& e) {
+      left = std::string("  ") + e.what() + "\n";
+    }
+    if (left.empty()) return ::testing::AssertionSuccess();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return ::testing::AssertionFailure()
+             << "series of the removed cgroup " << id << " are still exported:\n"
+             << left;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+bool EndsWith(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+// The flag must have decided which flavour of program runs: at least one program of that flavour
+// reports 1 and none of the other does.
+void ExpectOnlyFlavourAttached(const std::vector<Sample>& samples, const std::string& flavour) {
+  const std::string other = flavour == "tp_btf" ? "raw_tp" : "tp_btf";
+  int attached = 0;
+  int attached_other = 0;
+  std::string listing;
+  for (const Sample& sample : SamplesNamed(samples, "podstat_bpf_program_attached")) {
+    listing += "  " + FormatSample(sample) + "\n";
+    const auto program = sample.labels.find("program");
+    if (program == sample.labels.end() || sample.value != 1) continue;
+    if (EndsWith(program->second, flavour)) ++attached;
+    if (EndsWith(program->second, other)) ++attached_other;
+  }
+  EXPECT_GE(attached, 1) << "no " << flavour << " program reported attached:\n" << listing;
+  EXPECT_EQ(attached_other, 0) << other << " attached despite --bpf.tracepoint-type=" << flavour
+                               << ":\n"
+                               << listing;
+}
+
+class TcpStatesTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::vector<std::string> AgentArgs() const { return {"--bpf.tracepoint-type=" + GetParam()}; }
+};
+
+// A container-like setup: own network namespace and cgroup, so /proc of the namespace is exactly
+// the cgroup's sockets, TIME_WAIT included (the namespace's TIME_WAIT is attributed to the cgroup
+// of its lowest pid, which is our only process there).
+TEST_P(TcpStatesTest, OwnNetnsMatchesProcFromSeedToRemoval) {
+  PODSTAT_REQUIRE_PRIVILEGES();
+  // optional<> so that the test can destroy them while the agent watches.
+  std::optional<TestCgroup> cgroup(std::in_place);
+  const std::string id = cgroup->id();
+  std::optional<SocketWorkload> workload(std::in_place, *cgroup, Netns::kOwn);
+  const auto truth = [&] { return workload->Truth(); };
+
+  // Before the agent starts: these must come from the sock_diag seed.
+  workload->Listen(1, Family::kInet);
+  workload->Listen(1, Family::kInet6);
+  workload->Established(3);  // + the IPv4 shared listener
+  workload->TimeWait(2);
+  workload->CloseWait(2);
+  TcpStateCounts intended = TcpStates(
+      {{"listen", 3}, {"established", 6}, {"time_wait", 2}, {"close_wait", 2}, {"fin_wait2", 2}});
+  ASSERT_EQ(workload->expected(), intended) << "the workload's model disagrees with this test";
+  ASSERT_EQ(workload->Truth(), intended) << "the kernel disagrees with the workload";
+
+  Agent agent(AgentArgs());
+  ASSERT_TRUE(agent.WaitHealthy()) << "podstat never became healthy (output below)";
+  EXPECT_TRUE(AgentReports(agent, id, intended, truth, {}, 0ms))
+      << "sockets that existed before the agent must be counted from the first scrape";
+  ExpectOnlyFlavourAttached(ParseExposition(agent.Scrape()), GetParam());
+
+  // While the agent runs: these go through the tracepoint (and IPv6 pairs this time).
+  workload->Established(4, Family::kInet6);  // + the IPv6 shared listener
+  workload->TimeWait(1, Family::kInet6);
+  workload->Listen(1, Family::kInet);
+  intended = TcpStates(
+      {{"listen", 5}, {"established", 14}, {"time_wait", 3}, {"close_wait", 2}, {"fin_wait2", 2}});
+  ASSERT_EQ(workload->expected(), intended);
+  EXPECT_TRUE(AgentReports(agent, id, intended, truth, {}, kSettle))
+      << "after opening more sockets with the agent running";
+
+  // Orderly close of all 9 open pairs, client side first: each leaves one TIME_WAIT, which
+  // outlives its sockets by 60 s and stays attributed to the cgroup through its namespace.
+  workload->CloseAll();
+  intended = TcpStates({{"time_wait", 12}});
+  ASSERT_EQ(workload->expected(), intended);
+  EXPECT_TRUE(AgentReports(agent, id, intended, truth, {}, kSettle))
+      << "after closing every socket of the workload";
+
+  workload.reset();
+  cgroup.reset();
+  EXPECT_TRUE(SeriesGone(agent, id, kSettle));
+}
+
+// No namespace of its own: the cgroup's sockets share the host's port space with everything
+// else, so /proc is filtered by the child's socket inodes. TIME_WAIT is not compared: in the host
+// namespace it goes to id="/", and timewait sockets have no inode to filter by.
+TEST_P(TcpStatesTest, HostNetnsCountsOnlyTheCgroupsSockets) {
+  PODSTAT_REQUIRE_PRIVILEGES();
+  TestCgroup cgroup;
+  SocketWorkload workload(cgroup, Netns::kHost);
+  const auto truth = [&] { return workload.Truth(); };
+  const StateSet ignore = workload.UnverifiableStates();
+  ASSERT_EQ(ignore, StateSet{"time_wait"});
+
+  workload.Listen(2, Family::kInet);
+  workload.Listen(1, Family::kInet6);
+  workload.Established(3);
+  TcpStateCounts intended = TcpStates({{"listen", 4}, {"established", 6}});
+  ASSERT_EQ(workload.expected(), intended);
+  ASSERT_EQ(DiffTcpStates(intended, workload.Truth(), ignore), "");
+
+  Agent agent(AgentArgs());
+  ASSERT_TRUE(agent.WaitHealthy()) << "podstat never became healthy (output below)";
+  EXPECT_TRUE(AgentReports(agent, cgroup.id(), intended, truth, ignore, 0ms))
+      << "sockets that existed before the agent must be counted from the first scrape";
+
+  workload.Established(2, Family::kInet6);
+  workload.CloseWait(1);
+  intended = TcpStates({{"listen", 5}, {"established", 10}, {"close_wait", 1}, {"fin_wait2", 1}});
+  ASSERT_EQ(workload.expected(), intended);
+  EXPECT_TRUE(AgentReports(agent, cgroup.id(), intended, truth, ignore, kSettle))
+      << "after opening more sockets with the agent running";
+
+  workload.CloseAll();
+  EXPECT_TRUE(AgentReports(agent, cgroup.id(), ZeroTcpStates(), truth, ignore, kSettle))
+      << "after closing every socket of the workload";
+}
+
+INSTANTIATE_TEST_SUITE_P(Tracepoint, TcpStatesTest, ::testing::Values("tp_btf", "raw_tp"),
+                         [](const ::testing::TestParamInfo<std::string>& flavour) {
+                           return flavour.param;
+                         });
+
+// The whole exposition, with per-cgroup series present, must satisfy Prometheus's own checker
+// (DESIGN.md §5). promtool's lint also catches missing HELP, bad suffixes and duplicates.
+TEST(AgentPromtoolTest, WholeExpositionPassesCheckMetrics) {
+  PODSTAT_REQUIRE_PRIVILEGES();
+  TestCgroup cgroup;
+  SocketWorkload workload(cgroup, Netns::kOwn);
+  workload.Listen(1, Family::kInet6);
+  workload.Established(2);
+  workload.TimeWait(1);
+  workload.CloseWait(1);
+
+  Agent agent;
+  ASSERT_TRUE(agent.WaitHealthy()) << "podstat never became healthy (output below)";
+  // Check the exposition only once it holds the workload's series, so the checker sees them.
+  ASSERT_TRUE(AgentReports(
+      agent, cgroup.id(), workload.expected(), [&] { return workload.Truth(); }, {}, kSettle));
+  const std::string exposition = agent.Scrape();
+  const std::vector<Sample> samples = ParseExposition(exposition);
+  EXPECT_EQ(FindSample(samples, "podstat_build_info", {}), 1.0);
+  bool have_duration = false;
+  for (const Sample& sample : samples) {
+    have_duration =
+        have_duration || sample.name.rfind("podstat_collection_duration_seconds", 0) == 0;
+  }
+  EXPECT_TRUE(have_duration) << "no podstat_collection_duration_seconds series";
+
+  const CommandResult result = RunCommand({"promtool", "check", "metrics"}, exposition);
+  ASSERT_FALSE(WIFEXITED(result.wait_status) && WEXITSTATUS(result.wait_status) == 127)
+      << "promtool is not installed (Debian: apt-get install prometheus; `make` installs it)";
+  EXPECT_TRUE(result.exited_zero())
+      << "promtool check metrics " << DescribeWaitStatus(result.wait_status) << ":\n"
+      << result.output;
+}
+
+// A second agent on a busy port must fail loudly rather than run without an endpoint.
+TEST(AgentStartupTest, ExitsNonZeroWhenPortIsTaken) {
+  PODSTAT_REQUIRE_PRIVILEGES();
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), length), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);  // listening: no SO_REUSEADDR trick can share it
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const uint16_t port = ntohs(address.sin_port);
+
+  Agent agent({}, port);
+  const std::optional<int> status = agent.WaitExit(10s);
+  ASSERT_TRUE(status.has_value()) << "podstat kept running although 127.0.0.1:" << port
+                                  << " is taken";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0)
+      << "podstat " << DescribeWaitStatus(*status) << "; want a non-zero exit status";
+  const std::string output = agent.Stderr();
+  EXPECT_NE(output.find(agent.address()), std::string::npos)
+      << "the error should name the address " << agent.address() << "; podstat said:\n"
+      << output;
+}
+
+}  // namespace
+}  // namespace podstat::testing
