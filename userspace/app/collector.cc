@@ -124,8 +124,18 @@ model::Snapshot Collector::Collect() {
     static constexpr const char* kReasons[PS_DROP_REASON_COUNT] = {"map_full", "no_cgroup",
                                                                    "bad_state"};
     for (int i = 0; i < PS_DROP_REASON_COUNT; ++i) {
-      snapshot.self.bpf_drops.push_back({kReasons[i], drops[static_cast<size_t>(i)]});
+      const size_t reason = static_cast<size_t>(i);
+      snapshot.self.bpf_drops.push_back({kReasons[i], drops[reason]});
+      if (drops[reason] > last_drops_[reason]) {
+        logger_.Warn("bpf", drops[reason] - last_drops_[reason], " socket events dropped (",
+                     kReasons[i], ")",
+                     i == PS_DROP_MAP_FULL
+                         ? "; ps_tcp_states is full: raise --bpf.max-cgroups. Counts are "
+                           "corrected at the next sock_diag reconciliation."
+                         : "");
+      }
     }
+    last_drops_ = drops;
   }
   if (tcp_) {
     snapshot.self.socket_drift = tcp_->drift();

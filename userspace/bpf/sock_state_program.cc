@@ -178,6 +178,7 @@ std::unique_ptr<SockStateProgram> SockStateProgram::Load(const SockStateOptions&
       // Pinned after load, never reused at load: a map left by an earlier agent holds deltas
       // relative to that agent's baseline, so stale pins are replaced, not adopted.
       ::mkdir(options.pin_dir.c_str(), 0700);
+      program->pin_dir_ = options.pin_dir;
       for (bpf_map* map :
            {program->skeleton_->maps.ps_tcp_states, program->skeleton_->maps.ps_stats}) {
         const std::string path = options.pin_dir + "/" + bpf_map__name(map);
@@ -199,6 +200,7 @@ std::unique_ptr<SockStateProgram> SockStateProgram::Load(const SockStateOptions&
 
 SockStateProgram::~SockStateProgram() {
   for (const std::string& path : pins_) ::unlink(path.c_str());
+  if (!pin_dir_.empty()) ::rmdir(pin_dir_.c_str());  // fails harmlessly if others put files there
 }
 
 bool SockStateProgram::ReadTcpStates(std::vector<TcpStateEntry>& out, std::string* error) const {

@@ -2,6 +2,7 @@
 // TIME_WAIT attributed, self-metrics filled in. Runs only on the sampler thread.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -52,6 +53,7 @@ class Collector {
 #ifdef PODSTAT_HAVE_BPF
   std::unique_ptr<bpf::SockStateProgram> program_;
   std::unique_ptr<sources::TcpStateSource> tcp_;
+  std::array<uint64_t, PS_DROP_REASON_COUNT> last_drops_{};  // to log only increases
 #endif
   std::optional<uint64_t> host_netns_;
 };

@@ -81,6 +81,7 @@ class SockStateProgram {
   std::string attached_program_;
   uint32_t max_cgroups_ = 0;
   std::vector<std::string> pins_;
+  std::string pin_dir_;  // removed on destruction when we emptied it
   mutable bool batch_supported_ = true;
 };
 

@@ -20,7 +20,8 @@ inline constexpr MetricSpec kContainerTcpSockets{
     "TCP sockets owned by the cgroup (id = cgroup v2 path), by state, IPv4 and IPv6 together. "
     "From eBPF on sock:inet_sock_set_state, seeded and reconciled with sock_diag. time_wait is per "
     "network namespace (timewait sockets carry no cgroup): it is reported on the cgroup of the "
-    "namespace's oldest process, and the host namespace's on id=\"/\". close and new_syn_recv are "
+    "namespace's lowest-numbered pid (usually its first process: the pod sandbox or the "
+    "container's init), and the host namespace's on id=\"/\". close and new_syn_recv are "
     "always 0: closed sockets are unhashed and request sockets are not tracked."};
 inline constexpr MetricSpec kBuildInfo{
     "podstat_build_info", Kind::kGauge,
