@@ -209,9 +209,13 @@ bool SockStateProgram::ReadTcpStates(std::vector<TcpStateEntry>& out, std::strin
 
   if (batch_supported_) {
     // BPF_MAP_LOOKUP_BATCH (5.6+): a few syscalls for the whole map instead of two per entry.
+    // Buffers sized for a full map, kept across calls: this runs every sample and twice per
+    // network namespace during reconciliation.
     const uint32_t capacity = max_cgroups_;
-    std::vector<ps_tcp_key> keys(capacity);
-    std::vector<ps_tcp_counts> values(capacity);
+    std::vector<ps_tcp_key>& keys = batch_keys_;
+    std::vector<ps_tcp_counts>& values = batch_values_;
+    keys.resize(capacity);
+    values.resize(capacity);
     ps_tcp_key in_batch{}, out_batch{};
     bool first = true;
     uint32_t total = 0;

@@ -64,6 +64,7 @@ class SockStateProgram {
   uint32_t max_cgroups() const { return max_cgroups_; }
 
   // Every entry of ps_tcp_states (batched lookup where the kernel has it, else key iteration).
+  // Reuses internal buffers: call from one thread (the sampler).
   bool ReadTcpStates(std::vector<TcpStateEntry>& out, std::string* error) const;
   // Removes a cgroup's entry; returns false if it was not there.
   bool DeleteTcpState(uint64_t cgroup_id) const;
@@ -83,6 +84,8 @@ class SockStateProgram {
   std::vector<std::string> pins_;
   std::string pin_dir_;  // removed on destruction when we emptied it
   mutable bool batch_supported_ = true;
+  mutable std::vector<ps_tcp_key> batch_keys_;
+  mutable std::vector<ps_tcp_counts> batch_values_;
 };
 
 // Names of the attachable programs, for podstat_bpf_program_attached{program}.
