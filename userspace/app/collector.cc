@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 
+#include "podstat/cgroup/container_ref.h"
 #include "podstat/procfs/sockstat.h"
 #include "podstat/util/file.h"
 
@@ -76,6 +77,22 @@ std::unordered_map<uint64_t, int64_t> Collector::TimeWaitByCgroup(
   return by_cgroup;
 }
 
+std::pair<std::string, model::ContainerLabels> Collector::Identify(const std::string& path) {
+  const auto ref = cgroup::ParseContainerPath(path);
+  if (!ref) return {path, {}};
+  model::ContainerLabels labels;
+  labels.container_id = ref->container_id;
+  if (options_.metadata) {
+    const metadata::ContainerInfo info = options_.metadata->Lookup(*ref);
+    labels.namespace_ = info.namespace_;
+    labels.pod = info.pod;
+    // Kubernetes' container name where there is one, else the runtime's (docker run --name).
+    labels.container = info.container.empty() ? info.name : info.container;
+    labels.image = info.image;
+  }
+  return {ref->cgroup_path, std::move(labels)};
+}
+
 model::Snapshot Collector::Collect() {
   const auto started = std::chrono::steady_clock::now();
   model::Snapshot snapshot;
@@ -106,9 +123,11 @@ model::Snapshot Collector::Collect() {
       ++snapshot.self.unresolved_cgroups;
       continue;
     }
-    model::CgroupTcp& entry = by_path[*path];
-    entry.cgroup_id = id;
-    entry.path = *path;
+    auto [folded, labels] = Identify(*path);
+    model::CgroupTcp& entry = by_path[folded];
+    if (entry.path.empty() || folded == *path) entry.cgroup_id = id;  // the container's own
+    entry.path = folded;
+    entry.labels = std::move(labels);
     for (size_t i = 0; i < counts.size(); ++i) entry.sockets[i] += counts[i];
   }
   snapshot.cgroups.reserve(by_path.size());
@@ -142,6 +161,11 @@ model::Snapshot Collector::Collect() {
     snapshot.self.reconciliations = tcp_->reconciliations();
   }
 #endif
+  if (options_.metadata) {
+    for (auto& [provider, count] : options_.metadata->Errors()) {
+      snapshot.self.metadata_errors.push_back({provider, count});
+    }
+  }
   snapshot.self.collection_duration_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return snapshot;

@@ -48,6 +48,12 @@ Usage: podstat [flags]
                                   corrected (default 5m).
   --[no-]bpf.pin                  Pin the maps under /sys/fs/bpf/podstat for bpftool
                                   (default off).
+  --runtime.docker-endpoint=PATH  Docker Engine API unix socket, for container names and
+                                  images (default "/var/run/docker.sock"; "" disables). A
+                                  daemon that is down or slow never delays a scrape.
+  --metadata.refresh-interval=DUR How often container names are re-read from Docker and the
+                                  kubelet's /var/log/pods layout under --path.rootfs; unknown
+                                  containers trigger a re-read at once (default 10s).
   --check                         Probe the kernel, print what podstat would use, exit 0 if the
                                   BPF programs load and attach, 1 if not.
   --version                       Print the version and exit.
@@ -104,6 +110,12 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
          return n && *n >= 16 && *n <= (1u << 24);
        }},
       {"bpf.reconcile-interval", duration(config.bpf_reconcile_interval)},
+      {"runtime.docker-endpoint",
+       [&](const std::string& v) {
+         config.docker_endpoint = v;  // "" turns the Docker provider off
+         return true;
+       }},
+      {"metadata.refresh-interval", duration(config.metadata_refresh)},
   };
   const std::map<std::string, bool*, std::less<>> booleans = {{"bpf.pin", &config.bpf_pin},
                                                               {"check", &config.check},

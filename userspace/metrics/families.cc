@@ -40,8 +40,16 @@ std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot& snaps
   prometheus::MetricFamily tcp = Family(kContainerTcpSockets);
   tcp.metric.reserve(snapshot.cgroups.size() * model::kTcpStateNames.size());
   for (const model::CgroupTcp& cgroup : snapshot.cgroups) {
+    const model::ContainerLabels& who = cgroup.labels;
     for (size_t i = 0; i < model::kTcpStateNames.size(); ++i) {
-      Add(tcp, {{"id", cgroup.path}, {"state", std::string(model::kTcpStateNames[i])}},
+      Add(tcp,
+          {{"namespace", who.namespace_},
+           {"pod", who.pod},
+           {"container", who.container},
+           {"container_id", who.container_id},
+           {"image", who.image},
+           {"id", cgroup.path},
+           {"state", std::string(model::kTcpStateNames[i])}},
           static_cast<double>(cgroup.sockets[i]));
     }
   }
@@ -80,6 +88,13 @@ std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot& snaps
   single(kReconciliations, static_cast<double>(self.reconciliations));
   single(kUnresolvedCgroups, static_cast<double>(self.unresolved_cgroups));
   single(kNetworkNamespaces, static_cast<double>(self.network_namespaces));
+  if (!self.metadata_errors.empty()) {
+    prometheus::MetricFamily errors = Family(kMetadataErrors);
+    for (const auto& provider : self.metadata_errors) {
+      Add(errors, {{"provider", provider.provider}}, static_cast<double>(provider.count));
+    }
+    families.push_back(std::move(errors));
+  }
   single(kCollectionDuration, self.collection_duration_seconds);
   if (snapshot.taken_at != std::chrono::system_clock::time_point{}) {
     single(kSnapshotAge,

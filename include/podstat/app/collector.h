@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "podstat/cgroup/resolver.h"
+#include "podstat/metadata/cache.h"
 #include "podstat/model/snapshot.h"
 #include "podstat/procfs/process.h"
 #include "podstat/util/host_paths.h"
@@ -30,6 +31,8 @@ class Collector {
     HostPaths paths;
     std::string cgroup_root;
     std::chrono::milliseconds reconcile_interval{std::chrono::minutes(5)};
+    // Container names; may be null (then only container_id and id name a container). Not owned.
+    metadata::MetadataCache* metadata = nullptr;
   };
 
   // Without BPF: only the /proc and cgroupfs sources.
@@ -46,6 +49,8 @@ class Collector {
   std::unordered_map<uint64_t, int64_t> TimeWaitByCgroup(
       const std::vector<procfs::NetworkNamespace>& namespaces);
   std::optional<uint64_t> CgroupIdOfPath(const std::string& path) const;
+  // The folded path and the labels of a cgroup path: its container's own cgroup and names.
+  std::pair<std::string, model::ContainerLabels> Identify(const std::string& path);
 
   Options options_;
   Logger& logger_;

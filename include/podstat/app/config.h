@@ -24,6 +24,8 @@ struct Config {
   uint32_t bpf_max_cgroups = 8192;
   std::chrono::milliseconds bpf_reconcile_interval{std::chrono::minutes(5)};
   bool bpf_pin = false;
+  std::string docker_endpoint = "/var/run/docker.sock";  // empty: no Docker names
+  std::chrono::milliseconds metadata_refresh{std::chrono::seconds(10)};
   bool check = false;
   bool help = false;
   bool version = false;

@@ -17,7 +17,8 @@ struct MetricSpec {
 
 inline constexpr MetricSpec kContainerTcpSockets{
     "container_tcp_sockets", Kind::kGauge,
-    "TCP sockets owned by the cgroup (id = cgroup v2 path), by state, IPv4 and IPv6 together. "
+    "TCP sockets owned by the cgroup (id = cgroup v2 path; container, pod, namespace, image and "
+    "container_id name it when it is a container), by state, IPv4 and IPv6 together. "
     "From eBPF on sock:inet_sock_set_state, seeded and reconciled with sock_diag. time_wait is per "
     "network namespace (timewait sockets carry no cgroup): it is reported on the cgroup of the "
     "namespace's lowest-numbered pid (usually its first process: the pod sandbox or the "
@@ -45,6 +46,10 @@ inline constexpr MetricSpec kUnresolvedCgroups{
 inline constexpr MetricSpec kNetworkNamespaces{
     "podstat_network_namespaces", Kind::kGauge,
     "Network namespaces with at least one process, seen in the last collection."};
+inline constexpr MetricSpec kMetadataErrors{
+    "podstat_metadata_errors_total", Kind::kCounter,
+    "Failed fetches of container names, by provider (docker, kubelet). Names are kept from the "
+    "last good fetch and the provider is retried with backoff."};
 inline constexpr MetricSpec kCollectionDuration{"podstat_collection_duration_seconds", Kind::kGauge,
                                                 "Wall-clock time the last collection pass took."};
 inline constexpr MetricSpec kSnapshotAge{"podstat_snapshot_age_seconds", Kind::kGauge,

@@ -19,10 +19,30 @@ inline constexpr int kTcpTimeWait = 6;
 
 using TcpStateCounts = std::array<int64_t, kTcpStateNames.size()>;  // index = state - 1
 
+// Who a cgroup is, in the words users use. All empty for cgroups that are not containers
+// (systemd services, the root): those are known by their path alone.
+struct ContainerLabels {
+  std::string namespace_;    // Kubernetes namespace
+  std::string pod;           // Kubernetes pod name
+  std::string container;     // Kubernetes container name, else the runtime's container name
+  std::string container_id;  // 64-hex runtime id
+  std::string image;
+
+  bool operator==(const ContainerLabels&) const = default;
+};
+
 struct CgroupTcp {
   uint64_t cgroup_id = 0;
-  std::string path;  // relative to the cgroup v2 root: "/" or "/a/b"
+  // Relative to the cgroup v2 root: "/" or "/a/b". For a container, its own cgroup: sockets of
+  // sub-cgroups it made inside itself are folded into it.
+  std::string path;
+  ContainerLabels labels;
   TcpStateCounts sockets{};
+};
+
+struct ProviderErrors {
+  std::string provider;
+  uint64_t count = 0;
 };
 
 struct ProgramStatus {
@@ -43,6 +63,7 @@ struct SelfStats {
   uint64_t reconciliations = 0;     // completed sock_diag reconciliation rounds
   uint64_t unresolved_cgroups = 0;  // map entries whose cgroup has no directory (now)
   uint64_t network_namespaces = 0;  // seen in this pass
+  std::vector<ProviderErrors> metadata_errors;
   double collection_duration_seconds = 0;
 };
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "podstat/metrics/catalogue.h"
@@ -15,6 +16,7 @@ model::Snapshot TwoCgroups() {
   model::CgroupTcp a;
   a.cgroup_id = 11;
   a.path = "/docker/abc";
+  a.labels = {"shop", "web-0", "web", "abc", "nginx:1.25"};
   a.sockets[0] = 3;  // established
   a.sockets[9] = 1;  // listen
   model::CgroupTcp b;
@@ -48,16 +50,30 @@ TEST(BuildFamilies, EveryStateOfEveryCgroup) {
   EXPECT_EQ(tcp.type, prometheus::MetricType::Gauge);
   std::set<std::string> states;
   for (const auto& metric : tcp.metric) {
-    ASSERT_EQ(metric.label.size(), 2u);
-    EXPECT_EQ(metric.label[0].name, "id");
-    EXPECT_EQ(metric.label[1].name, "state");
-    states.insert(metric.label[1].value);
-    if (metric.label[0].value == "/docker/abc" && metric.label[1].value == "established") {
-      EXPECT_EQ(metric.gauge.value, 3);
+    std::map<std::string, std::string> labels;
+    for (const auto& label : metric.label) labels[label.name] = label.value;
+    // Every series has the same label names, empty where a cgroup is no container.
+    ASSERT_EQ(labels.size(), 7u);
+    for (const char* name :
+         {"namespace", "pod", "container", "container_id", "image", "id", "state"}) {
+      EXPECT_TRUE(labels.contains(name)) << name;
     }
-    if (metric.label[0].value == "/system.slice/ssh.service" &&
-        metric.label[1].value == "time_wait") {
-      EXPECT_EQ(metric.gauge.value, 7);
+    states.insert(labels["state"]);
+    if (labels["id"] == "/docker/abc") {
+      EXPECT_EQ(labels["namespace"], "shop");
+      EXPECT_EQ(labels["pod"], "web-0");
+      EXPECT_EQ(labels["container"], "web");
+      EXPECT_EQ(labels["container_id"], "abc");
+      EXPECT_EQ(labels["image"], "nginx:1.25");
+      if (labels["state"] == "established") {
+        EXPECT_EQ(metric.gauge.value, 3);
+      }
+    }
+    if (labels["id"] == "/system.slice/ssh.service") {
+      EXPECT_EQ(labels["container_id"], "");
+      if (labels["state"] == "time_wait") {
+        EXPECT_EQ(metric.gauge.value, 7);
+      }
     }
   }
   EXPECT_EQ(states.size(), 12u);
@@ -89,7 +105,9 @@ TEST(BuildFamilies, NamesAndHelpComeFromTheCatalogue) {
 TEST(Serialize, ProducesTheTextFormat) {
   const auto text = Serialize(BuildFamilies(TwoCgroups(), BuildContext{"6.18.0", {}}));
   EXPECT_NE(text.find("# TYPE container_tcp_sockets gauge\n"), std::string::npos);
-  EXPECT_NE(text.find("container_tcp_sockets{id=\"/docker/abc\",state=\"established\"} 3\n"),
+  EXPECT_NE(text.find("container_tcp_sockets{namespace=\"shop\",pod=\"web-0\",container=\"web\","
+                      "container_id=\"abc\",image=\"nginx:1.25\",id=\"/docker/abc\","
+                      "state=\"established\"} 3\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("podstat_bpf_program_attached{program=\"inet_sock_set_state_raw_tp\"} 0\n"),

@@ -15,6 +15,8 @@
 #include "podstat/app/sampler.h"
 #include "podstat/cgroup/resolver.h"
 #include "podstat/http/server.h"
+#include "podstat/metadata/cache.h"
+#include "podstat/metadata/provider.h"
 #include "podstat/metrics/families.h"
 #include "podstat/util/build_info.h"
 #include "podstat/util/log.h"
@@ -129,7 +131,22 @@ int Run(const Config& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  Collector::Options collector_options{config.paths, *cgroup_root, config.bpf_reconcile_interval};
+  std::vector<std::unique_ptr<metadata::Provider>> providers;
+  if (!config.docker_endpoint.empty()) {
+    providers.push_back(metadata::MakeDockerProvider(config.docker_endpoint));
+  }
+  providers.push_back(metadata::MakeKubeletLayoutProvider(config.paths));
+  metadata::MetadataCache metadata(
+      std::move(providers),
+      {config.metadata_refresh, std::chrono::seconds(1), std::chrono::seconds(60)}, logger);
+  logger.Info("main", "container names from ",
+              config.docker_endpoint.empty() ? "" : "Docker at " + config.docker_endpoint + " and ",
+              "the kubelet layout under ", config.paths.Root("var/log/pods"));
+  // The first scrape should already carry names: give the providers a moment, not a veto.
+  metadata.WaitForFirstRound(std::chrono::seconds(3));
+
+  Collector::Options collector_options{config.paths, *cgroup_root, config.bpf_reconcile_interval,
+                                       &metadata};
 #ifdef PODSTAT_HAVE_BPF
   const size_t cgroups_now = cgroup::CgroupResolver(*cgroup_root).Rescan();
   if (config.bpf_pin) EnsureBpffs(logger);

@@ -1,0 +1,21 @@
+// What a metadata provider knows about one container.
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace podstat::metadata {
+
+struct ContainerInfo {
+  std::string name;        // runtime's name (Docker: without the leading '/')
+  std::string image;       // image reference as the runtime reports it
+  std::string pod;         // Kubernetes pod name, empty outside Kubernetes
+  std::string namespace_;  // Kubernetes namespace
+  std::string container;   // Kubernetes container name
+  std::string pod_uid;
+  std::map<std::string, std::string> labels;  // runtime labels, for providers that have them
+
+  bool operator==(const ContainerInfo&) const = default;
+};
+
+}  // namespace podstat::metadata
