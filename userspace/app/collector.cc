@@ -159,6 +159,8 @@ model::Snapshot Collector::Collect() {
   if (tcp_) {
     snapshot.self.socket_drift = tcp_->drift();
     snapshot.self.reconciliations = tcp_->reconciliations();
+    snapshot.self.tcp_map_entries = tcp_->map_entries();
+    snapshot.self.tcp_map_capacity = program_->max_cgroups();
   }
 #endif
   if (options_.metadata) {

@@ -7,6 +7,7 @@
 #include <sys/statfs.h>
 
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "podstat/util/fd.h"
@@ -36,6 +37,43 @@ bool CgroupResolver::StillThere(uint64_t id, const std::string& path) const {
   return ::stat(full.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_ino == id;
 }
 
+CgroupResolver::HandleResult CgroupResolver::LookupByHandle(uint64_t id, std::string* path) {
+  if (!handles_supported_) return HandleResult::kUnsupported;
+  if (!root_fd_) {
+    root_fd_.Reset(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    // Kernfs handles mean something only on cgroupfs; elsewhere (a test's temp tree) every
+    // handle is "stale", which must not be taken for "no such cgroup".
+    struct statfs fs {};
+    if (!root_fd_ || ::fstatfs(root_fd_.get(), &fs) != 0 || fs.f_type != CGROUP2_SUPER_MAGIC) {
+      handles_supported_ = false;
+      return HandleResult::kUnsupported;
+    }
+  }
+  // struct file_handle ends in a flexible array: a kernfs handle is the 8-byte node id.
+  constexpr int kFileIdKernfs = 0xfe;  // FILEID_KERNFS in include/linux/exportfs.h
+  alignas(file_handle) unsigned char storage[sizeof(file_handle) + sizeof(uint64_t)] = {};
+  auto* handle = reinterpret_cast<file_handle*>(storage);
+  handle->handle_bytes = sizeof(uint64_t);
+  handle->handle_type = kFileIdKernfs;
+  std::memcpy(handle->f_handle, &id, sizeof(id));
+  UniqueFd fd(::open_by_handle_at(root_fd_.get(), handle, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ESTALE || errno == ENOENT) return HandleResult::kAbsent;
+    handles_supported_ = false;  // EPERM (no CAP_DAC_READ_SEARCH), EOPNOTSUPP, EINVAL
+    return HandleResult::kUnsupported;
+  }
+  const auto target = ReadLink("/proc/self/fd/" + std::to_string(fd.get()));
+  if (!target || target->ends_with(" (deleted)")) return HandleResult::kAbsent;
+  if (*target == root_) {
+    *path = "/";
+  } else if (target->starts_with(root_ + "/")) {
+    *path = target->substr(root_.size());
+  } else {
+    return HandleResult::kAbsent;  // another cgroup2 mount's view; the walk decides
+  }
+  return StillThere(id, *path) ? HandleResult::kFound : HandleResult::kAbsent;
+}
+
 void CgroupResolver::ExpireNegatives(Clock::time_point now) {
   std::erase_if(negative_, [now](const auto& entry) { return entry.second <= now; });
 }
@@ -49,6 +87,17 @@ std::optional<std::string> CgroupResolver::Resolve(uint64_t id) {
   if (const auto it = negative_.find(id); it != negative_.end()) {
     if (it->second > now) return std::nullopt;
     negative_.erase(it);
+  }
+  std::string found;
+  switch (LookupByHandle(id, &found)) {
+    case HandleResult::kFound:
+      paths_[id] = found;
+      return found;
+    case HandleResult::kAbsent:
+      negative_[id] = now + options_.negative_ttl;
+      return std::nullopt;
+    case HandleResult::kUnsupported:
+      break;  // walk instead
   }
   // Rate-limited: say "unknown for now" without a negative entry, so a cgroup created since the
   // last walk is found by the next allowed walk instead of hiding for a whole negative TTL.

@@ -71,6 +71,14 @@ std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot& snaps
     }
     families.push_back(std::move(programs));
   }
+  if (self.tcp_map_capacity > 0) {
+    prometheus::MetricFamily entries = Family(kMapEntries);
+    Add(entries, {{"map", "ps_tcp_states"}}, static_cast<double>(self.tcp_map_entries));
+    families.push_back(std::move(entries));
+    prometheus::MetricFamily capacity = Family(kMapCapacity);
+    Add(capacity, {{"map", "ps_tcp_states"}}, static_cast<double>(self.tcp_map_capacity));
+    families.push_back(std::move(capacity));
+  }
   if (!self.bpf_drops.empty()) {
     prometheus::MetricFamily drops = Family(kBpfDrops);
     for (const auto& drop : self.bpf_drops) {

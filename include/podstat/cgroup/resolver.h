@@ -2,6 +2,11 @@
 // which is what BPF reads from sk->sk_cgrp_data and what sock_diag reports; paths are what users
 // (and the container-identity layer) understand.
 //
+// A miss is answered first by open_by_handle_at() with the id as a kernfs file handle (the way
+// systemd and bpftool do it): one syscall and a readlink, no walk, so a new container resolves in
+// the collection that first sees it. Where handles are refused (no CAP_DAC_READ_SEARCH, old
+// kernels), the resolver walks instead.
+//
 // The resolver walks the hierarchy once and caches the whole id -> path table. A cached answer is
 // re-checked with one stat() (the directory must still exist with the same inode), so a removed
 // cgroup stops resolving at once and its series vanish from the next snapshot. Unknown ids go to a
@@ -15,6 +20,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "podstat/util/fd.h"
 #include "podstat/util/host_paths.h"
 
 namespace podstat::cgroup {
@@ -42,12 +48,15 @@ class CgroupResolver {
   size_t Rescan();
 
   const std::string& root() const { return root_; }
+  bool handles_supported() const { return handles_supported_; }
   size_t cached() const { return paths_.size(); }
   size_t negative_cached() const { return negative_.size(); }
   uint64_t rescans() const { return rescans_; }
 
  private:
   bool StillThere(uint64_t id, const std::string& path) const;
+  enum class HandleResult { kFound, kAbsent, kUnsupported };
+  HandleResult LookupByHandle(uint64_t id, std::string* path);
   void ExpireNegatives(Clock::time_point now);
 
   std::string root_;
@@ -56,6 +65,8 @@ class CgroupResolver {
   std::unordered_map<uint64_t, Clock::time_point> negative_;  // id -> when it expires
   Clock::time_point last_rescan_{};
   uint64_t rescans_ = 0;
+  bool handles_supported_ = true;
+  UniqueFd root_fd_;  // mount fd for open_by_handle_at
 };
 
 }  // namespace podstat::cgroup

@@ -50,6 +50,12 @@ inline constexpr MetricSpec kMetadataErrors{
     "podstat_metadata_errors_total", Kind::kCounter,
     "Failed fetches of container names, by provider (docker, kubelet). Names are kept from the "
     "last good fetch and the provider is retried with backoff."};
+inline constexpr MetricSpec kMapEntries{
+    "podstat_bpf_map_entries", Kind::kGauge,
+    "Entries in the eBPF map (one per cgroup that has had TCP sockets); compare with "
+    "podstat_bpf_map_capacity: a full map drops events."};
+inline constexpr MetricSpec kMapCapacity{"podstat_bpf_map_capacity", Kind::kGauge,
+                                         "max_entries of the eBPF map (--bpf.max-cgroups)."};
 inline constexpr MetricSpec kCollectionDuration{"podstat_collection_duration_seconds", Kind::kGauge,
                                                 "Wall-clock time the last collection pass took."};
 inline constexpr MetricSpec kSnapshotAge{"podstat_snapshot_age_seconds", Kind::kGauge,

@@ -64,6 +64,8 @@ struct SelfStats {
   uint64_t unresolved_cgroups = 0;  // map entries whose cgroup has no directory (now)
   uint64_t network_namespaces = 0;  // seen in this pass
   std::vector<ProviderErrors> metadata_errors;
+  uint64_t tcp_map_entries = 0;   // ps_tcp_states entries at this collection
+  uint64_t tcp_map_capacity = 0;  // its max_entries (0 without BPF)
   double collection_duration_seconds = 0;
 };
 

@@ -44,6 +44,7 @@ class TcpStateSource {
   bool ForgetIfEmpty(uint64_t cgroup_id);
 
   uint64_t drift() const { return drift_; }
+  size_t map_entries() const { return last_view_.size(); }
   uint64_t reconciliations() const { return reconciliations_; }
 
  private:

@@ -170,6 +170,7 @@ class Agent {
   Agent& operator=(const Agent&) = delete;
 
   uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string address() const;  // "127.0.0.1:<port>"
 
   // Polls GET /healthz until it answers 200 "ok". Returns false when the process exits first or
