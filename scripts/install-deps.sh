@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what podstat needs to build, run and test, from Debian 12's packages, and only what is
 # missing (so a prepared machine pays one dpkg query). Run as root; `make run` and `make test`
-# call it. With --build-only, the test tools (promtool) are skipped.
+# call it. With --build-only, the test tools (promtool, Docker, busybox) are skipped.
 set -euo pipefail
 
 packages=(
@@ -12,7 +12,8 @@ packages=(
   iproute2 curl ca-certificates
 )
 if [[ "${1:-}" != "--build-only" ]]; then
-  packages+=(prometheus)  # promtool, to lint the exposition in tests
+  packages+=(prometheus)                  # promtool, to lint the exposition in tests
+  packages+=(docker.io busybox-static)    # real containers for the e2e tests (tests/e2e)
 fi
 
 missing=()
@@ -36,6 +37,8 @@ apt-get "${apt_opts[@]}" update -qq
 apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${missing[@]}"
 # Debian starts the prometheus service on install where an init system runs; podstat's tests
 # start their own instances, so stop the packaged one if it came up.
-if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
-  systemctl disable --now prometheus >/dev/null 2>&1 || true
+if command -v systemctl >/dev/null 2>&1; then
+  [[ " ${missing[*]} " == *" prometheus "* ]] && { systemctl disable --now prometheus >/dev/null 2>&1 || true; }
 fi
+# dockerd is started by the tests themselves (scripts/docker-test-env.sh) and stopped only if
+# they started it, so nothing here starts it.
