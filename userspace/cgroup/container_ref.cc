@@ -37,8 +37,6 @@ std::string_view QosClassName(QosClass qos) {
   return "";
 }
 
-namespace {
-
 bool IsContainerId(std::string_view text) {
   if (text.size() != 64) return false;
   for (char c : text) {
@@ -46,6 +44,8 @@ bool IsContainerId(std::string_view text) {
   }
   return true;
 }
+
+namespace {
 
 // A pod UID as the kubelet writes it: 8-4-4-4-12 hex digits, with '-' or (systemd driver) '_'.
 std::optional<std::string> PodUid(std::string_view text) {

@@ -3,19 +3,12 @@
 #include <memory>
 #include <optional>
 
+#include "podstat/cgroup/container_ref.h"
 #include "podstat/metadata/provider.h"
 #include "podstat/util/strings.h"
 
 namespace podstat::metadata {
 namespace {
-
-bool IsHexId(std::string_view text) {
-  if (text.size() != 64) return false;
-  for (char c : text) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
 
 // Directory entries of a path; empty when it does not exist.
 std::vector<std::string> ListDir(const std::string& path, bool* exists) {
@@ -77,7 +70,8 @@ std::optional<ContainerLogName> ParseContainerLogName(std::string_view name) {
   if (!name.ends_with(".log")) return std::nullopt;
   name.remove_suffix(4);
   const size_t dash = name.rfind('-');
-  if (dash == std::string_view::npos || !IsHexId(name.substr(dash + 1))) return std::nullopt;
+  if (dash == std::string_view::npos || !cgroup::IsContainerId(name.substr(dash + 1)))
+    return std::nullopt;
   const auto parts = SplitFields(name.substr(0, dash), "_");
   if (parts.size() != 3) return std::nullopt;
   return ContainerLogName{std::string(parts[0]), std::string(parts[1]), std::string(parts[2]),

@@ -12,6 +12,9 @@ enum class Runtime { kUnknown, kDocker, kContainerd, kCrio, kPodman };
 enum class QosClass { kNone, kGuaranteed, kBurstable, kBestEffort };
 
 std::string_view RuntimeName(Runtime runtime);
+
+// A container id as runtimes write it: exactly 64 lower-case hex digits.
+bool IsContainerId(std::string_view text);
 std::string_view QosClassName(QosClass qos);
 
 struct ContainerRef {
