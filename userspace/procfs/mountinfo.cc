@@ -38,9 +38,10 @@ std::vector<MountEntry> ParseMountInfo(std::string_view text) {
       }
     }
     if (separator == 0 || separator + 2 >= fields.size()) continue;
-    mounts.push_back(MountEntry{DecodeOctalEscapes(fields[3]), DecodeOctalEscapes(fields[4]),
-                                std::string(fields[separator + 1]),
-                                DecodeOctalEscapes(fields[separator + 2])});
+    mounts.push_back(MountEntry{
+        DecodeOctalEscapes(fields[3]), DecodeOctalEscapes(fields[4]),
+        std::string(fields[separator + 1]), DecodeOctalEscapes(fields[separator + 2]),
+        separator + 3 < fields.size() ? std::string(fields[separator + 3]) : std::string()});
   }
   return mounts;
 }
@@ -48,6 +49,21 @@ std::vector<MountEntry> ParseMountInfo(std::string_view text) {
 std::optional<std::string> FindCgroup2Mount(const std::vector<MountEntry>& mounts) {
   for (const MountEntry& mount : mounts) {
     if (mount.fs_type == "cgroup2" && mount.root == "/") return mount.mount_point;
+  }
+  return std::nullopt;
+}
+
+}  // namespace podstat::procfs
+
+namespace podstat::procfs {
+
+std::optional<std::string> FindCgroup1Mount(const std::vector<MountEntry>& mounts,
+                                            std::string_view controller) {
+  for (const MountEntry& mount : mounts) {
+    if (mount.fs_type != "cgroup" || mount.root != "/") continue;
+    for (std::string_view option : SplitFields(mount.super_options, ",")) {
+      if (option == controller) return mount.mount_point;
+    }
   }
   return std::nullopt;
 }

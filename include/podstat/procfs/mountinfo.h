@@ -14,6 +14,7 @@ struct MountEntry {
   std::string mount_point;  // field 5, octal escapes (\040) decoded
   std::string fs_type;      // after the " - " separator
   std::string source;
+  std::string super_options;  // last field: for cgroup v1, the controllers ("rw,memory")
 };
 
 // Parses mountinfo text; malformed lines are skipped.
@@ -21,5 +22,10 @@ std::vector<MountEntry> ParseMountInfo(std::string_view text);
 
 // The mount point of the first cgroup2 filesystem mounted at its root, if any.
 std::optional<std::string> FindCgroup2Mount(const std::vector<MountEntry>& mounts);
+
+// The mount point of the cgroup v1 hierarchy that has `controller` ("memory", "cpuacct"), which
+// may be co-mounted ("cpu,cpuacct"), mounted at its root.
+std::optional<std::string> FindCgroup1Mount(const std::vector<MountEntry>& mounts,
+                                            std::string_view controller);
 
 }  // namespace podstat::procfs

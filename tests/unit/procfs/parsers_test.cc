@@ -20,6 +20,17 @@ TEST(MountInfo, FindsCgroup2OnHybridHost) {
   EXPECT_EQ(FindCgroup2Mount(mounts), "/sys/fs/cgroup/unified");
 }
 
+TEST(MountInfo, FindsV1ControllersOnHybridHost) {
+  const auto mounts = ParseMountInfo(Fixture("mountinfo.hybrid"));
+  EXPECT_EQ(FindCgroup1Mount(mounts, "memory"), "/sys/fs/cgroup/memory");
+  EXPECT_EQ(FindCgroup1Mount(mounts, "cpuacct"), "/sys/fs/cgroup/cpuacct");
+  EXPECT_EQ(FindCgroup1Mount(mounts, "hugetlb"), std::nullopt);
+  // Co-mounted controllers, as on most v1 distributions.
+  const auto comounted =
+      ParseMountInfo("30 25 0:26 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n");
+  EXPECT_EQ(FindCgroup1Mount(comounted, "cpuacct"), "/sys/fs/cgroup/cpu,cpuacct");
+}
+
 TEST(MountInfo, DecodesEscapesAndSkipsGarbage) {
   const auto mounts = ParseMountInfo(
       "garbage line\n"

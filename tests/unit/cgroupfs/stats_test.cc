@@ -1,0 +1,133 @@
+#include "podstat/cgroupfs/stats.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "podstat/util/file.h"
+
+namespace podstat::cgroupfs {
+namespace {
+
+std::string Fixture(const std::string& name) {
+  const auto text = ReadFile(std::string(PODSTAT_FIXTURES_DIR) + "/cgroup/" + name);
+  EXPECT_TRUE(text.has_value()) << name;
+  return text.value_or("");
+}
+
+TEST(MemoryV1, RealCgroupWith32MiBAnonAnd8MiBCache) {
+  const std::string dir = "v1-memory-32MiB-anon-limit-64MiB/";
+  const auto memory =
+      ParseMemoryV1(Fixture(dir + "memory.usage_in_bytes"), Fixture(dir + "memory.stat"),
+                    Fixture(dir + "memory.limit_in_bytes"), Fixture(dir + "memory.oom_control"));
+  ASSERT_TRUE(memory);
+  EXPECT_EQ(memory->usage_bytes, 50851840u);
+  EXPECT_EQ(memory->rss_bytes, 41943040u);  // 32 MiB touched + the interpreter's own
+  EXPECT_EQ(memory->cache_bytes, 8400896u);
+  EXPECT_EQ(memory->inactive_file_bytes, 8388608u);  // the 8 MiB file
+  EXPECT_EQ(memory->working_set_bytes, 50851840u - 8388608u);
+  EXPECT_EQ(memory->limit_bytes, 67108864u);
+  EXPECT_EQ(memory->oom_kills, 0u);
+}
+
+TEST(MemoryV1, UnlimitedIsAbsentAndWorkingSetFloorsAtZero) {
+  const auto memory =
+      ParseMemoryV1("100\n", "total_inactive_file 4096\n", "9223372036854771712\n", "oom_kill 7\n");
+  ASSERT_TRUE(memory);
+  EXPECT_EQ(memory->limit_bytes, std::nullopt);
+  EXPECT_EQ(memory->working_set_bytes, 0u);
+  EXPECT_EQ(memory->oom_kills, 7u);
+  EXPECT_EQ(ParseMemoryV1("", "", "", ""), std::nullopt);
+}
+
+TEST(MemoryV2, KernelFormat) {
+  const std::string dir = "v2-memory-format/";
+  const auto memory = ParseMemoryV2(Fixture(dir + "memory.current"), Fixture(dir + "memory.stat"),
+                                    Fixture(dir + "memory.max"), Fixture(dir + "memory.events"));
+  ASSERT_TRUE(memory);
+  EXPECT_EQ(memory->usage_bytes, 52428800u);
+  EXPECT_EQ(memory->rss_bytes, 41943040u);
+  EXPECT_EQ(memory->cache_bytes, 8400896u);
+  EXPECT_EQ(memory->working_set_bytes, 52428800u - 8388608u);
+  EXPECT_EQ(memory->limit_bytes, std::nullopt);  // "max"
+  EXPECT_EQ(memory->oom_kills, 2u);              // oom_kill, not oom or max
+  EXPECT_EQ(ParseMemoryV2("33554432\n", "", "33554432\n", "")->limit_bytes, 33554432u);
+}
+
+TEST(Cpu, V2CpuStatOnAHybridHost) {
+  const auto cpu = ParseCpuStatV2(Fixture("v2-hybrid-cpu/cpu.stat"));
+  ASSERT_TRUE(cpu);
+  EXPECT_EQ(cpu->usage_ns, 343143000u);
+  EXPECT_EQ(cpu->user_ns, 203492000u);
+  EXPECT_EQ(cpu->system_ns, 139651000u);
+  EXPECT_EQ(ParseCpuStatV2("nr_periods 0\n"), std::nullopt);
+}
+
+TEST(Cpu, V1CpuacctPrefersNanosecondSplit) {
+  const auto cpu =
+      ParseCpuacctV1(Fixture("v1-root/cpuacct.usage"), Fixture("v1-root/cpuacct.usage_user"),
+                     Fixture("v1-root/cpuacct.usage_sys"), Fixture("v1-root/cpuacct.stat"), 100);
+  ASSERT_TRUE(cpu);
+  EXPECT_GT(cpu->usage_ns, 0u);
+  EXPECT_GT(cpu->user_ns, 0u);
+  // Without usage_user/usage_sys (kernels before 4.6): cpuacct.stat ticks.
+  const auto ticks = ParseCpuacctV1("5000000000\n", "", "", "user 300\nsystem 100\n", 100);
+  ASSERT_TRUE(ticks);
+  EXPECT_EQ(ticks->user_ns, 3000000000u);
+  EXPECT_EQ(ticks->system_ns, 1000000000u);
+}
+
+TEST(NodeMemory, KubeletFormula) {
+  const NodeMemory node = ComputeNodeMemory(1000, 700, 200, "test");
+  EXPECT_EQ(node.working_set_bytes, 500u);
+  EXPECT_EQ(node.available_bytes, 500);
+  EXPECT_EQ(ComputeNodeMemory(1000, 100, 200, "test").working_set_bytes, 0u);
+}
+
+TEST(NodeMemory, Meminfo) {
+  const auto meminfo = ParseMeminfo(Fixture("v1-root/meminfo"));
+  EXPECT_GT(meminfo.at("MemTotal"), 1u << 30);
+  EXPECT_EQ(meminfo.at("MemTotal") % 1024, 0u);  // kB scaled to bytes
+  EXPECT_TRUE(meminfo.contains("Inactive(file)"));
+}
+
+// Cross-check against the kubelet's own script (seed 000) on this machine's v1 memory hierarchy.
+// Both read live files a few milliseconds apart, so allow what the system may change meanwhile.
+TEST(NodeMemory, AgreesWithTheKubeletScriptOnThisMachine) {
+  HostPaths paths;
+  Hierarchies hierarchies;
+  hierarchies.v2_root = "/nonexistent";
+  hierarchies.v1_memory = "/sys/fs/cgroup/memory";
+  if (!ReadFile("/sys/fs/cgroup/memory/memory.usage_in_bytes")) {
+    GTEST_SKIP() << "SKIPPED: no v1 memory hierarchy at /sys/fs/cgroup/memory on this machine";
+  }
+  const std::string script = "CGROUP_ROOT=/sys/fs/cgroup/memory " +
+                             std::string(PODSTAT_FIXTURES_DIR) + "/scripts/memory-available.sh";
+  std::FILE* pipe = ::popen(script.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[256];
+  while (std::fgets(buffer, sizeof(buffer), pipe)) output += buffer;
+  ASSERT_EQ(::pclose(pipe), 0) << output;
+  const auto ours = ReadNodeMemory(paths, hierarchies);
+  ASSERT_TRUE(ours);
+  EXPECT_EQ(ours->source, "cgroup v1 root");
+  std::istringstream lines(output);
+  std::string key;
+  int64_t value = 0;
+  std::map<std::string, int64_t> script_values;
+  while (lines >> key >> value) script_values[key] = value;
+  const int64_t tolerance = 16 << 20;  // 16 MiB of churn between the two reads
+  EXPECT_EQ(static_cast<int64_t>(ours->capacity_bytes), script_values["memory.capacity_in_bytes"]);
+  EXPECT_NEAR(static_cast<double>(ours->working_set_bytes), script_values["memory.working_set"],
+              tolerance);
+  EXPECT_NEAR(static_cast<double>(ours->available_bytes),
+              script_values["memory.available_in_bytes"], tolerance);
+  std::printf("kubelet script: available %lld; podstat: %lld (source %s)\n",
+              static_cast<long long>(script_values["memory.available_in_bytes"]),
+              static_cast<long long>(ours->available_bytes), ours->source.c_str());
+}
+
+}  // namespace
+}  // namespace podstat::cgroupfs
