@@ -7,6 +7,7 @@
 #include <map>
 
 #include "podstat/cgroup/container_ref.h"
+#include "podstat/cgroupfs/stats.h"
 #include "podstat/procfs/sockstat.h"
 #include "podstat/util/file.h"
 
@@ -32,6 +33,14 @@ Collector::Collector(Options options, Logger& logger)
     : options_(std::move(options)), logger_(logger), resolver_(options_.cgroup_root) {
   resolver_.Rescan();
   host_netns_ = HostNetworkNamespace(options_.paths, logger_);
+  hierarchies_ = cgroupfs::FindHierarchies(options_.paths, options_.cgroup_root);
+  logger_.Info("collector", "memory from ",
+               hierarchies_.v2_memory   ? "cgroup v2 (" + options_.cgroup_root + ")"
+               : hierarchies_.v1_memory ? "cgroup v1 (" + *hierarchies_.v1_memory + ")"
+                                        : std::string("nowhere (no memory controller mounted)"),
+               "; CPU from cgroup v2 cpu.stat",
+               hierarchies_.v1_cpuacct ? ", else v1 cpuacct (" + *hierarchies_.v1_cpuacct + ")"
+                                       : std::string());
 }
 
 #ifdef PODSTAT_HAVE_BPF
@@ -48,6 +57,14 @@ Collector::Collector(Options options, std::unique_ptr<bpf::SockStateProgram> pro
   }
   resolver_.Rescan();
   host_netns_ = HostNetworkNamespace(options_.paths, logger_);
+  hierarchies_ = cgroupfs::FindHierarchies(options_.paths, options_.cgroup_root);
+  logger_.Info("collector", "memory from ",
+               hierarchies_.v2_memory   ? "cgroup v2 (" + options_.cgroup_root + ")"
+               : hierarchies_.v1_memory ? "cgroup v1 (" + *hierarchies_.v1_memory + ")"
+                                        : std::string("nowhere (no memory controller mounted)"),
+               "; CPU from cgroup v2 cpu.stat",
+               hierarchies_.v1_cpuacct ? ", else v1 cpuacct (" + *hierarchies_.v1_cpuacct + ")"
+                                       : std::string());
 }
 #endif
 
@@ -113,7 +130,15 @@ model::Snapshot Collector::Collect() {
   }
 
   // Resolve, drop the departed, and sum cgroups that resolve to the same path.
-  std::map<std::string, model::CgroupTcp> by_path;
+  std::map<std::string, model::CgroupStats> by_path;
+  auto entry_for = [&](uint64_t id, const std::string& path) -> model::CgroupStats& {
+    auto [folded, labels] = Identify(path);
+    model::CgroupStats& entry = by_path[folded];
+    if (entry.path.empty() || folded == path) entry.cgroup_id = id;  // the container's own
+    entry.path = folded;
+    entry.labels = std::move(labels);
+    return entry;
+  };
   for (const auto& [id, counts] : by_id) {
     const auto path = resolver_.Resolve(id);
     if (!path) {
@@ -123,15 +148,39 @@ model::Snapshot Collector::Collect() {
       ++snapshot.self.unresolved_cgroups;
       continue;
     }
-    auto [folded, labels] = Identify(*path);
-    model::CgroupTcp& entry = by_path[folded];
-    if (entry.path.empty() || folded == *path) entry.cgroup_id = id;  // the container's own
-    entry.path = folded;
-    entry.labels = std::move(labels);
-    for (size_t i = 0; i < counts.size(); ++i) entry.sockets[i] += counts[i];
+    model::CgroupStats& entry = entry_for(id, *path);
+    if (!entry.tcp) entry.tcp.emplace();
+    for (size_t i = 0; i < counts.size(); ++i) (*entry.tcp)[i] += counts[i];
+  }
+
+  // CPU and memory for every container, pod and the root: one walk of the hierarchy (which also
+  // keeps the resolver's table fresh), then a few small reads per cgroup. Sub-cgroups of a
+  // container are skipped: its own cgroup's numbers are hierarchical and include them.
+  if (options_.collect_cpu || options_.collect_memory) {
+    resolver_.Rescan();
+    resolver_.ForEach([&](uint64_t id, const std::string& path) {
+      const auto ref = cgroup::ParseContainerPath(path);
+      if (path != "/" && (!ref || ref->cgroup_path != path)) return;
+      std::optional<model::CgroupCpu> cpu;
+      std::optional<model::CgroupMemory> memory;
+      if (options_.collect_cpu) cpu = cgroupfs::ReadCpu(hierarchies_, path);
+      if (options_.collect_memory) memory = cgroupfs::ReadMemory(hierarchies_, path);
+      if (!cpu && !memory) return;  // removed since the walk
+      model::CgroupStats& entry = entry_for(id, path);
+      entry.cpu = cpu;
+      entry.memory = memory;
+    });
+    if (options_.collect_memory) {
+      snapshot.node_memory = cgroupfs::ReadNodeMemory(options_.paths, hierarchies_);
+    }
   }
   snapshot.cgroups.reserve(by_path.size());
   for (auto& [path, entry] : by_path) snapshot.cgroups.push_back(std::move(entry));
+  snapshot.self.sources = {{"cgroup_cpu", options_.collect_cpu},
+                           {"cgroup_memory", options_.collect_memory}};
+#ifdef PODSTAT_HAVE_BPF
+  snapshot.self.sources.push_back({"bpf_tcp", tcp_ != nullptr});
+#endif
 
 #ifdef PODSTAT_HAVE_BPF
   for (std::string_view name : bpf::kSockStatePrograms) {

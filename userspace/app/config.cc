@@ -54,6 +54,11 @@ Usage: podstat [flags]
   --metadata.refresh-interval=DUR How often container names are re-read from Docker and the
                                   kubelet's /var/log/pods layout under --path.rootfs; unknown
                                   containers trigger a re-read at once (default 10s).
+  --[no-]collector.cpu            CPU per container, pod and the root: container_cpu_* from
+                                  cgroup accounting (default on).
+  --[no-]collector.memory         Memory per container, pod and the root (container_memory_*,
+                                  container_spec_memory_limit_bytes, container_oom_kills_total)
+                                  and the kubelet's node_memory_available_bytes (default on).
   --check                         Probe the kernel, print what podstat would use, exit 0 if the
                                   BPF programs load and attach, 1 if not.
   --version                       Print the version and exit.

@@ -97,8 +97,11 @@ std::optional<Memory> ParseMemoryV1(std::string_view usage_text, std::string_vie
 std::optional<Cpu> ParseCpuStatV2(std::string_view cpu_stat) {
   const auto stats = ParseFlatKeyed(cpu_stat);
   if (!stats.contains("usage_usec")) return std::nullopt;
-  return Cpu{Get(stats, "usage_usec") * 1000, Get(stats, "user_usec") * 1000,
-             Get(stats, "system_usec") * 1000};
+  Cpu cpu;
+  cpu.usage_ns = Get(stats, "usage_usec") * 1000;
+  cpu.user_ns = Get(stats, "user_usec") * 1000;
+  cpu.system_ns = Get(stats, "system_usec") * 1000;
+  return cpu;
 }
 
 std::optional<Cpu> ParseCpuacctV1(std::string_view usage, std::string_view usage_user,

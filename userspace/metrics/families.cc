@@ -2,6 +2,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <optional>
 #include <sstream>
 
 #include "podstat/metrics/catalogue.h"
@@ -37,23 +38,74 @@ std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot& snaps
                                                     const BuildContext& context) {
   std::vector<prometheus::MetricFamily> families;
 
+  using Labels = std::vector<prometheus::ClientMetric::Label>;
+  auto who = [](const model::CgroupStats& cgroup) -> Labels {
+    const model::ContainerLabels& labels = cgroup.labels;
+    return {{"namespace", labels.namespace_}, {"pod", labels.pod},
+            {"container", labels.container},  {"container_id", labels.container_id},
+            {"image", labels.image},          {"id", cgroup.path}};
+  };
+
   prometheus::MetricFamily tcp = Family(kContainerTcpSockets);
-  tcp.metric.reserve(snapshot.cgroups.size() * model::kTcpStateNames.size());
-  for (const model::CgroupTcp& cgroup : snapshot.cgroups) {
-    const model::ContainerLabels& who = cgroup.labels;
+  for (const model::CgroupStats& cgroup : snapshot.cgroups) {
+    if (!cgroup.tcp) continue;
     for (size_t i = 0; i < model::kTcpStateNames.size(); ++i) {
-      Add(tcp,
-          {{"namespace", who.namespace_},
-           {"pod", who.pod},
-           {"container", who.container},
-           {"container_id", who.container_id},
-           {"image", who.image},
-           {"id", cgroup.path},
-           {"state", std::string(model::kTcpStateNames[i])}},
-          static_cast<double>(cgroup.sockets[i]));
+      Labels labels = who(cgroup);
+      labels.push_back({"state", std::string(model::kTcpStateNames[i])});
+      Add(tcp, std::move(labels), static_cast<double>((*cgroup.tcp)[i]));
     }
   }
   families.push_back(std::move(tcp));
+
+  // One family per value; each cgroup contributes where it has the data.
+  auto per_cgroup = [&](const MetricSpec& spec, auto value_of) {
+    prometheus::MetricFamily family = Family(spec);
+    for (const model::CgroupStats& cgroup : snapshot.cgroups) {
+      if (const std::optional<double> value = value_of(cgroup)) Add(family, who(cgroup), *value);
+    }
+    if (!family.metric.empty()) families.push_back(std::move(family));
+  };
+  constexpr double kNs = 1e-9;
+  using Value = std::optional<double>;
+  per_cgroup(kCpuUsage, [&](const model::CgroupStats& c) -> Value {
+    return c.cpu ? Value(c.cpu->usage_ns * kNs) : std::nullopt;
+  });
+  per_cgroup(kCpuUser, [&](const model::CgroupStats& c) -> Value {
+    return c.cpu ? Value(c.cpu->user_ns * kNs) : std::nullopt;
+  });
+  per_cgroup(kCpuSystem, [&](const model::CgroupStats& c) -> Value {
+    return c.cpu ? Value(c.cpu->system_ns * kNs) : std::nullopt;
+  });
+  per_cgroup(kCpuRunqueueWait, [&](const model::CgroupStats& c) -> Value {
+    return c.cpu && c.cpu->runqueue_wait_ns ? Value(*c.cpu->runqueue_wait_ns * kNs) : std::nullopt;
+  });
+  auto memory = [&](const MetricSpec& spec, auto field) {
+    per_cgroup(spec, [&](const model::CgroupStats& c) -> Value {
+      return c.memory ? Value(static_cast<double>(field(*c.memory))) : std::nullopt;
+    });
+  };
+  memory(kMemoryUsage, [](const model::CgroupMemory& m) { return m.usage_bytes; });
+  memory(kMemoryWorkingSet, [](const model::CgroupMemory& m) { return m.working_set_bytes; });
+  memory(kMemoryRss, [](const model::CgroupMemory& m) { return m.rss_bytes; });
+  memory(kMemoryCache, [](const model::CgroupMemory& m) { return m.cache_bytes; });
+  memory(kMemoryInactiveFile, [](const model::CgroupMemory& m) { return m.inactive_file_bytes; });
+  per_cgroup(kMemoryLimit, [&](const model::CgroupStats& c) -> Value {
+    return c.memory && c.memory->limit_bytes ? Value(static_cast<double>(*c.memory->limit_bytes))
+                                             : std::nullopt;
+  });
+  memory(kOomKills, [](const model::CgroupMemory& m) { return m.oom_kills; });
+
+  if (snapshot.node_memory) {
+    const model::NodeMemory& node = *snapshot.node_memory;
+    auto node_family = [&](const MetricSpec& spec, double value) {
+      prometheus::MetricFamily family = Family(spec);
+      Add(family, {{"source", node.source}}, value);
+      families.push_back(std::move(family));
+    };
+    node_family(kNodeCgroupMemoryUsage, static_cast<double>(node.usage_bytes));
+    node_family(kNodeWorkingSet, static_cast<double>(node.working_set_bytes));
+    node_family(kNodeAvailable, static_cast<double>(node.available_bytes));
+  }
 
   prometheus::MetricFamily build = Family(kBuildInfo);
   Add(build,
@@ -70,6 +122,12 @@ std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot& snaps
       Add(programs, {{"program", program.name}}, program.attached ? 1 : 0);
     }
     families.push_back(std::move(programs));
+  }
+  if (!self.sources.empty()) {
+    prometheus::MetricFamily sources = Family(kSourceActive);
+    for (const auto& [name, active] : self.sources)
+      Add(sources, {{"source", name}}, active ? 1 : 0);
+    families.push_back(std::move(sources));
   }
   if (self.tcp_map_capacity > 0) {
     prometheus::MetricFamily entries = Family(kMapEntries);

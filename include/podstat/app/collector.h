@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "podstat/cgroup/resolver.h"
+#include "podstat/cgroupfs/stats.h"
 #include "podstat/metadata/cache.h"
 #include "podstat/model/snapshot.h"
 #include "podstat/procfs/process.h"
@@ -33,6 +34,8 @@ class Collector {
     std::chrono::milliseconds reconcile_interval{std::chrono::minutes(5)};
     // Container names; may be null (then only container_id and id name a container). Not owned.
     metadata::MetadataCache* metadata = nullptr;
+    bool collect_cpu = true;     // --collector.cpu
+    bool collect_memory = true;  // --collector.memory
   };
 
   // Without BPF: only the /proc and cgroupfs sources.
@@ -61,6 +64,7 @@ class Collector {
   std::array<uint64_t, PS_DROP_REASON_COUNT> last_drops_{};  // to log only increases
 #endif
   std::optional<uint64_t> host_netns_;
+  cgroupfs::Hierarchies hierarchies_;
 };
 
 }  // namespace podstat::app

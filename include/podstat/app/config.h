@@ -26,6 +26,8 @@ struct Config {
   bool bpf_pin = false;
   std::string docker_endpoint = "/var/run/docker.sock";  // empty: no Docker names
   std::chrono::milliseconds metadata_refresh{std::chrono::seconds(10)};
+  bool collect_cpu = true;     // --[no-]collector.cpu
+  bool collect_memory = true;  // --[no-]collector.memory
   bool check = false;
   bool help = false;
   bool version = false;

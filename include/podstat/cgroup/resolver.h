@@ -48,6 +48,11 @@ class CgroupResolver {
   size_t Rescan();
 
   const std::string& root() const { return root_; }
+  // Every cgroup of the last walk, as (id, path).
+  template <typename Visit>
+  void ForEach(Visit visit) const {
+    for (const auto& [id, path] : paths_) visit(id, path);
+  }
   bool handles_supported() const { return handles_supported_; }
   size_t cached() const { return paths_.size(); }
   size_t negative_cached() const { return negative_.size(); }

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "podstat/model/snapshot.h"
 #include "podstat/util/host_paths.h"
 
 namespace podstat::cgroupfs {
@@ -19,15 +20,7 @@ std::map<std::string, uint64_t, std::less<>> ParseFlatKeyed(std::string_view tex
 // /proc/meminfo, values in bytes.
 std::map<std::string, uint64_t, std::less<>> ParseMeminfo(std::string_view text);
 
-struct Memory {
-  uint64_t usage_bytes = 0;
-  uint64_t working_set_bytes = 0;  // usage - inactive_file, floored at 0 (kubelet, cAdvisor)
-  uint64_t rss_bytes = 0;          // anonymous memory: v1 total_rss, v2 anon
-  uint64_t cache_bytes = 0;        // page cache: v1 total_cache, v2 file
-  uint64_t inactive_file_bytes = 0;
-  std::optional<uint64_t> limit_bytes;  // absent when unlimited
-  uint64_t oom_kills = 0;               // v1 memory.oom_control oom_kill (4.13+), v2 memory.events
-};
+using Memory = model::CgroupMemory;
 
 // v2: memory.current, memory.stat, memory.max, memory.events.
 std::optional<Memory> ParseMemoryV2(std::string_view current, std::string_view stat,
@@ -37,11 +30,7 @@ std::optional<Memory> ParseMemoryV2(std::string_view current, std::string_view s
 std::optional<Memory> ParseMemoryV1(std::string_view usage, std::string_view stat,
                                     std::string_view limit, std::string_view oom_control);
 
-struct Cpu {
-  uint64_t usage_ns = 0;
-  uint64_t user_ns = 0;
-  uint64_t system_ns = 0;
-};
+using Cpu = model::CgroupCpu;
 // v2 cpu.stat (usage_usec, user_usec, system_usec). Present in every v2 cgroup, hybrid hosts
 // included (DESIGN.md section 10), whichever hierarchy the cpu controller is on.
 std::optional<Cpu> ParseCpuStatV2(std::string_view cpu_stat);
@@ -51,16 +40,8 @@ std::optional<Cpu> ParseCpuacctV1(std::string_view usage, std::string_view usage
                                   std::string_view usage_sys, std::string_view stat,
                                   uint64_t ticks_per_second);
 
-// The kubelet's memory.available (seed 000): capacity - working set, working set = usage -
-// inactive_file floored at 0.
-struct NodeMemory {
-  uint64_t capacity_bytes = 0;  // MemTotal
-  uint64_t usage_bytes = 0;     // node_cgroup_memory_usage_bytes
-  uint64_t inactive_file_bytes = 0;
-  uint64_t working_set_bytes = 0;
-  int64_t available_bytes = 0;  // may go negative in theory; the kubelet's formula allows it
-  std::string source;           // which files: "cgroup v1 root", "cgroup v2 kubepods", "meminfo"
-};
+// The kubelet's memory.available (seed 000), see model::NodeMemory.
+using NodeMemory = model::NodeMemory;
 NodeMemory ComputeNodeMemory(uint64_t capacity, uint64_t usage, uint64_t inactive_file,
                              std::string source);
 

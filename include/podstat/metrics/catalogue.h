@@ -24,6 +24,56 @@ inline constexpr MetricSpec kContainerTcpSockets{
     "namespace's lowest-numbered pid (usually its first process: the pod sandbox or the "
     "container's init), and the host namespace's on id=\"/\". close and new_syn_recv are "
     "always 0: closed sockets are unhashed and request sockets are not tracked."};
+inline constexpr MetricSpec kCpuUsage{
+    "container_cpu_usage_seconds_total", Kind::kCounter,
+    "CPU time consumed by the cgroup. From eBPF (on-CPU time per sched_switch) when the CPU "
+    "program runs, else from cgroup accounting (cpu.stat usage_usec, cpuacct.usage)."};
+inline constexpr MetricSpec kCpuUser{
+    "container_cpu_user_seconds_total", Kind::kCounter,
+    "CPU time in user mode, from cgroup accounting (cpu.stat user_usec, cpuacct.usage_user)."};
+inline constexpr MetricSpec kCpuSystem{
+    "container_cpu_system_seconds_total", Kind::kCounter,
+    "CPU time in kernel mode, from cgroup accounting (cpu.stat system_usec, cpuacct.usage_sys)."};
+inline constexpr MetricSpec kCpuRunqueueWait{
+    "container_cpu_runqueue_wait_seconds_total", Kind::kCounter,
+    "Time the cgroup's tasks were runnable but waiting for a CPU (wakeup or preemption to "
+    "switch-in), from eBPF."};
+inline constexpr MetricSpec kMemoryUsage{
+    "container_memory_usage_bytes", Kind::kGauge,
+    "Memory charged to the cgroup, page cache included (memory.current, memory.usage_in_bytes)."};
+inline constexpr MetricSpec kMemoryWorkingSet{
+    "container_memory_working_set_bytes", Kind::kGauge,
+    "Usage minus inactive page cache, floored at 0: what the kubelet evicts on."};
+inline constexpr MetricSpec kMemoryRss{
+    "container_memory_rss", Kind::kGauge,
+    "Anonymous memory in bytes (v2 anon, v1 total_rss); cAdvisor's name."};
+inline constexpr MetricSpec kMemoryCache{
+    "container_memory_cache", Kind::kGauge,
+    "Page cache in bytes (v2 file, v1 total_cache); cAdvisor's name."};
+inline constexpr MetricSpec kMemoryInactiveFile{
+    "container_memory_inactive_file_bytes", Kind::kGauge,
+    "Inactive page cache (inactive_file), which the working set excludes."};
+inline constexpr MetricSpec kMemoryLimit{"container_spec_memory_limit_bytes", Kind::kGauge,
+                                         "Memory limit of the cgroup; absent when unlimited."};
+inline constexpr MetricSpec kOomKills{
+    "container_oom_kills_total", Kind::kCounter,
+    "Processes killed by the OOM killer in this cgroup (memory.events oom_kill, "
+    "memory.oom_control oom_kill)."};
+inline constexpr MetricSpec kNodeCgroupMemoryUsage{
+    "node_cgroup_memory_usage_bytes", Kind::kGauge,
+    "Memory usage the kubelet starts its eviction signal from: the v1 root memory cgroup's "
+    "usage_in_bytes, on v2 the kubepods cgroup's memory.current (source label says which)."};
+inline constexpr MetricSpec kNodeWorkingSet{
+    "node_memory_working_set_bytes", Kind::kGauge,
+    "node_cgroup_memory_usage_bytes minus inactive file pages, floored at 0 (kubelet)."};
+inline constexpr MetricSpec kNodeAvailable{
+    "node_memory_available_bytes", Kind::kGauge,
+    "The kubelet's memory.available eviction signal: MemTotal minus the working set. The default "
+    "hard eviction threshold is memory.available<100Mi."};
+inline constexpr MetricSpec kSourceActive{
+    "podstat_source_active", Kind::kGauge,
+    "1 for each data source in use (bpf_tcp, bpf_cpu, cgroup_cpu, cgroup_memory, ...), 0 for "
+    "those that are not."};
 inline constexpr MetricSpec kBuildInfo{
     "podstat_build_info", Kind::kGauge,
     "Always 1; labels say which podstat build and kernel are running."};
@@ -62,8 +112,12 @@ inline constexpr MetricSpec kSnapshotAge{"podstat_snapshot_age_seconds", Kind::k
                                          "Age of the collected data served by this scrape."};
 
 inline constexpr std::array kCatalogue = {
-    kContainerTcpSockets, kBuildInfo,       kProgramAttached,   kBpfDrops,
-    kSocketDrift,         kReconciliations, kUnresolvedCgroups, kNetworkNamespaces,
-    kCollectionDuration,  kSnapshotAge};
+    kCpuUsage,           kCpuUser,           kCpuSystem,         kCpuRunqueueWait,
+    kMemoryUsage,        kMemoryWorkingSet,  kMemoryRss,         kMemoryCache,
+    kMemoryInactiveFile, kMemoryLimit,       kOomKills,          kNodeCgroupMemoryUsage,
+    kNodeWorkingSet,     kNodeAvailable,     kSourceActive,      kContainerTcpSockets,
+    kBuildInfo,          kProgramAttached,   kBpfDrops,          kSocketDrift,
+    kReconciliations,    kUnresolvedCgroups, kNetworkNamespaces, kCollectionDuration,
+    kSnapshotAge};
 
 }  // namespace podstat::metrics

@@ -5,8 +5,10 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace podstat::model {
@@ -31,13 +33,43 @@ struct ContainerLabels {
   bool operator==(const ContainerLabels&) const = default;
 };
 
-struct CgroupTcp {
+struct CgroupMemory {
+  uint64_t usage_bytes = 0;
+  uint64_t working_set_bytes = 0;  // usage - inactive_file, floored at 0 (kubelet, cAdvisor)
+  uint64_t rss_bytes = 0;          // anonymous memory: v1 total_rss, v2 anon
+  uint64_t cache_bytes = 0;        // page cache: v1 total_cache, v2 file
+  uint64_t inactive_file_bytes = 0;
+  std::optional<uint64_t> limit_bytes;  // absent when unlimited
+  uint64_t oom_kills = 0;               // v1 memory.oom_control oom_kill (4.13+), v2 memory.events
+};
+
+struct CgroupCpu {
+  uint64_t usage_ns = 0;  // BPF on-CPU time when the BPF source runs, else cgroup accounting
+  uint64_t user_ns = 0;   // cgroup accounting (the kernel's tick-based split)
+  uint64_t system_ns = 0;
+  std::optional<uint64_t> runqueue_wait_ns;  // BPF only: runnable but not running
+};
+
+// The kubelet's memory.available (seed 000): capacity - working set, working set = usage -
+// inactive_file floored at 0.
+struct NodeMemory {
+  uint64_t capacity_bytes = 0;  // MemTotal
+  uint64_t usage_bytes = 0;     // node_cgroup_memory_usage_bytes
+  uint64_t inactive_file_bytes = 0;
+  uint64_t working_set_bytes = 0;
+  int64_t available_bytes = 0;
+  std::string source;  // which files: "cgroup v1 root", "cgroup v2 kubepods", "meminfo"
+};
+
+struct CgroupStats {
   uint64_t cgroup_id = 0;
   // Relative to the cgroup v2 root: "/" or "/a/b". For a container, its own cgroup: sockets of
   // sub-cgroups it made inside itself are folded into it.
   std::string path;
   ContainerLabels labels;
-  TcpStateCounts sockets{};
+  std::optional<TcpStateCounts> tcp;  // present for cgroups with TCP activity or TIME_WAIT
+  std::optional<CgroupCpu> cpu;       // present for containers, pods and the root
+  std::optional<CgroupMemory> memory;
 };
 
 struct ProviderErrors {
@@ -64,14 +96,16 @@ struct SelfStats {
   uint64_t unresolved_cgroups = 0;  // map entries whose cgroup has no directory (now)
   uint64_t network_namespaces = 0;  // seen in this pass
   std::vector<ProviderErrors> metadata_errors;
-  uint64_t tcp_map_entries = 0;   // ps_tcp_states entries at this collection
-  uint64_t tcp_map_capacity = 0;  // its max_entries (0 without BPF)
+  uint64_t tcp_map_entries = 0;                       // ps_tcp_states entries at this collection
+  uint64_t tcp_map_capacity = 0;                      // its max_entries (0 without BPF)
+  std::vector<std::pair<std::string, bool>> sources;  // podstat_source_active{source}
   double collection_duration_seconds = 0;
 };
 
 struct Snapshot {
   std::chrono::system_clock::time_point taken_at{};
-  std::vector<CgroupTcp> cgroups;  // sorted by path, one entry per path
+  std::vector<CgroupStats> cgroups;  // sorted by path, one entry per path
+  std::optional<NodeMemory> node_memory;
   SelfStats self;
 };
 

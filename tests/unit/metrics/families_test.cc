@@ -13,16 +13,18 @@ namespace {
 model::Snapshot TwoCgroups() {
   model::Snapshot snapshot;
   snapshot.taken_at = std::chrono::system_clock::time_point(std::chrono::seconds(1000));
-  model::CgroupTcp a;
+  model::CgroupStats a;
   a.cgroup_id = 11;
   a.path = "/docker/abc";
   a.labels = {"shop", "web-0", "web", "abc", "nginx:1.25"};
-  a.sockets[0] = 3;  // established
-  a.sockets[9] = 1;  // listen
-  model::CgroupTcp b;
+  a.tcp.emplace();
+  (*a.tcp)[0] = 3;  // established
+  (*a.tcp)[9] = 1;  // listen
+  model::CgroupStats b;
   b.cgroup_id = 12;
   b.path = "/system.slice/ssh.service";
-  b.sockets[5] = 7;  // time_wait
+  b.tcp.emplace();
+  (*b.tcp)[5] = 7;  // time_wait
   snapshot.cgroups = {a, b};
   snapshot.self.programs = {{"inet_sock_set_state_tp_btf", true},
                             {"inet_sock_set_state_raw_tp", false}};
@@ -102,6 +104,34 @@ TEST(BuildFamilies, NamesAndHelpComeFromTheCatalogue) {
   }
 }
 
+TEST(BuildFamilies, CpuMemoryAndNodeWhereTheDataIs) {
+  model::Snapshot snapshot = TwoCgroups();
+  model::CgroupStats& web = snapshot.cgroups[0];
+  web.cpu = model::CgroupCpu{2'500'000'000, 2'000'000'000, 500'000'000, std::nullopt};
+  web.memory = model::CgroupMemory{100, 60, 50, 40, 40, 1 << 20, 3};
+  snapshot.cgroups[1].memory = model::CgroupMemory{10, 10, 10, 0, 0, std::nullopt, 0};
+  snapshot.node_memory = model::NodeMemory{1000, 700, 200, 500, 500, "cgroup v1 root"};
+  const auto families = BuildFamilies(snapshot, BuildContext{});
+  const auto& usage = FamilyNamed(families, "container_cpu_usage_seconds_total");
+  ASSERT_EQ(usage.metric.size(), 1u);  // only the cgroup with CPU data
+  EXPECT_DOUBLE_EQ(usage.metric[0].counter.value, 2.5);
+  EXPECT_DOUBLE_EQ(
+      FamilyNamed(families, "container_cpu_system_seconds_total").metric[0].counter.value, 0.5);
+  for (const auto& family : families) {
+    // No BPF CPU data in this snapshot: no run-queue series at all, rather than zeros.
+    EXPECT_NE(family.name, "container_cpu_runqueue_wait_seconds_total");
+  }
+  EXPECT_EQ(FamilyNamed(families, "container_memory_working_set_bytes").metric.size(), 2u);
+  const auto& limit = FamilyNamed(families, "container_spec_memory_limit_bytes");
+  ASSERT_EQ(limit.metric.size(), 1u);  // the unlimited cgroup has no limit series
+  EXPECT_EQ(limit.metric[0].gauge.value, 1 << 20);
+  EXPECT_EQ(FamilyNamed(families, "container_oom_kills_total").metric[0].counter.value, 3);
+  const auto& available = FamilyNamed(families, "node_memory_available_bytes");
+  ASSERT_EQ(available.metric.size(), 1u);
+  EXPECT_EQ(available.metric[0].gauge.value, 500);
+  EXPECT_EQ(available.metric[0].label[0].value, "cgroup v1 root");
+}
+
 TEST(Serialize, ProducesTheTextFormat) {
   const auto text = Serialize(BuildFamilies(TwoCgroups(), BuildContext{"6.18.0", {}}));
   EXPECT_NE(text.find("# TYPE container_tcp_sockets gauge\n"), std::string::npos);
@@ -118,8 +148,9 @@ TEST(Serialize, ProducesTheTextFormat) {
 
 TEST(Serialize, EscapesLabelValues) {
   model::Snapshot snapshot;
-  model::CgroupTcp odd;
+  model::CgroupStats odd;
   odd.path = "/weird\"name\\with\nnewline";
+  odd.tcp.emplace();
   snapshot.cgroups = {odd};
   const auto text = Serialize(BuildFamilies(snapshot, BuildContext{}));
   EXPECT_NE(text.find("id=\"/weird\\\"name\\\\with\\nnewline\""), std::string::npos) << text;

@@ -145,8 +145,9 @@ int Run(const Config& config) {
   // The first scrape should already carry names: give the providers a moment, not a veto.
   metadata.WaitForFirstRound(std::chrono::seconds(3));
 
-  Collector::Options collector_options{config.paths, *cgroup_root, config.bpf_reconcile_interval,
-                                       &metadata};
+  Collector::Options collector_options{
+      config.paths, *cgroup_root,       config.bpf_reconcile_interval,
+      &metadata,    config.collect_cpu, config.collect_memory};
 #ifdef PODSTAT_HAVE_BPF
   const size_t cgroups_now = cgroup::CgroupResolver(*cgroup_root).Rescan();
   if (config.bpf_pin) EnsureBpffs(logger);
