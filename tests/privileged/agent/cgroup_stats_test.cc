@@ -1,0 +1,224 @@
+// CPU and memory per container, against the kernel's own accounting: a real process allocates,
+// gets OOM-killed, burns CPU, inside a container-shaped cgroup (/docker/<id>) present in the v2
+// hierarchy and, on hybrid hosts, in the v1 memory and cpuacct hierarchies at the same path, as
+// Docker lays it out.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "podstat/procfs/mountinfo.h"
+#include "podstat/util/file.h"
+#include "support/privileges.h"
+#include "support/workload.h"
+
+namespace podstat::testing {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr uint64_t kMiB = 1 << 20;
+
+std::string RandomContainerId() {
+  std::random_device random;
+  std::string id;
+  for (int i = 0; i < 64; ++i) id += "0123456789abcdef"[random() % 16];
+  return id;
+}
+
+// /docker/<id> in every hierarchy that matters here; removed (with "docker" if we made it).
+class ContainerCgroup {
+ public:
+  ContainerCgroup() : id_(RandomContainerId()) {
+    const auto mounts = procfs::ParseMountInfo(ReadFile("/proc/self/mountinfo").value_or(""));
+    roots_.push_back(CgroupV2Mount());
+    for (const char* controller : {"memory", "cpuacct"}) {
+      if (auto root = procfs::FindCgroup1Mount(mounts, controller)) roots_.push_back(*root);
+    }
+    for (const std::string& root : roots_) {
+      if (::mkdir((root + "/docker").c_str(), 0755) == 0) made_parents_.push_back(root + "/docker");
+      EXPECT_EQ(::mkdir(Dir(root).c_str(), 0755), 0) << Dir(root) << ": " << std::strerror(errno);
+    }
+  }
+  ~ContainerCgroup() {
+    for (const std::string& root : roots_) {
+      for (int i = 0; i < 100 && ::rmdir(Dir(root).c_str()) != 0 && errno == EBUSY; ++i) {
+        std::this_thread::sleep_for(20ms);  // the killed process is still leaving
+      }
+    }
+    for (const std::string& parent : made_parents_) ::rmdir(parent.c_str());
+  }
+  const std::string& id() const { return id_; }
+  std::string Dir(const std::string& root) const { return root + "/docker/" + id_; }
+  std::optional<std::string> V1(const std::string& controller) const {
+    const auto mounts = procfs::ParseMountInfo(ReadFile("/proc/self/mountinfo").value_or(""));
+    const auto root = procfs::FindCgroup1Mount(mounts, controller);
+    if (!root) return std::nullopt;
+    return Dir(*root);
+  }
+  // Called in the child: join every hierarchy.
+  void Join() const {
+    for (const std::string& root : roots_) {
+      std::ofstream(Dir(root) + "/cgroup.procs") << ::getpid() << std::flush;
+    }
+  }
+
+ private:
+  std::string id_;
+  std::vector<std::string> roots_;
+  std::vector<std::string> made_parents_;
+};
+
+std::optional<double> Scrape(const Agent& agent, const std::string& metric,
+                             const std::string& container_id) {
+  return FindSample(ParseExposition(agent.Scrape()), metric, {{"container_id", container_id}});
+}
+
+// Scrapes until predicate(value) holds or 10 s pass; returns the last value.
+template <typename Predicate>
+std::optional<double> ScrapeUntil(const Agent& agent, const std::string& metric,
+                                  const std::string& id, Predicate predicate) {
+  std::optional<double> value;
+  for (int i = 0; i < 200; ++i) {
+    value = Scrape(agent, metric, id);
+    if (value && predicate(*value)) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  return value;
+}
+
+TEST(AgentCgroupStatsTest, SixtyFourMebibytesShowUpInUsageAndRss) {
+  PODSTAT_REQUIRE_PRIVILEGES();
+  ContainerCgroup cgroup;
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    cgroup.Join();
+    auto* block = static_cast<char*>(std::malloc(64 * kMiB));
+    std::memset(block, 1, 64 * kMiB);  // touch every page: resident, anonymous
+    (void)!::write(ready[1], "k", 1);
+    ::pause();
+    ::_exit(0);
+  }
+  char byte;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  Agent agent;
+  ASSERT_TRUE(agent.WaitHealthy()) << agent.Stderr();
+  const auto rss = ScrapeUntil(agent, "container_memory_rss", cgroup.id(),
+                               [](double v) { return v >= 64 * kMiB; });
+  const auto usage = Scrape(agent, "container_memory_usage_bytes", cgroup.id());
+  const auto working_set = Scrape(agent, "container_memory_working_set_bytes", cgroup.id());
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  ASSERT_TRUE(rss && usage && working_set) << agent.Stderr();
+  EXPECT_GE(*rss, 64.0 * kMiB);
+  EXPECT_LT(*rss, 80.0 * kMiB) << "64 MiB plus a forked test binary's own pages";
+  EXPECT_GE(*usage, *rss);
+  EXPECT_LE(*working_set, *usage);
+  std::printf("64 MiB allocated: rss %.1f MiB, usage %.1f MiB, working set %.1f MiB\n", *rss / kMiB,
+              *usage / kMiB, *working_set / kMiB);
+}
+
+TEST(AgentCgroupStatsTest, ExceedingA32MebibyteLimitIsAnOomKill) {
+  PODSTAT_REQUIRE_PRIVILEGES();
+  ContainerCgroup cgroup;
+  const auto v1_memory = cgroup.V1("memory");
+  const std::string limit_file = v1_memory ? *v1_memory + "/memory.limit_in_bytes"
+                                           : cgroup.Dir(CgroupV2Mount()) + "/memory.max";
+  std::ofstream(limit_file) << 32 * kMiB << std::flush;
+  Agent agent;
+  ASSERT_TRUE(agent.WaitHealthy()) << agent.Stderr();
+  const pid_t child = ::fork();
+  if (child == 0) {
+    cgroup.Join();
+    auto* block = static_cast<char*>(std::malloc(64 * kMiB));
+    std::memset(block, 1, 64 * kMiB);  // the OOM killer stops this half way
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "the child should have been OOM-killed: " << DescribeWaitStatus(status);
+  const auto kills =
+      ScrapeUntil(agent, "container_oom_kills_total", cgroup.id(), [](double v) { return v >= 1; });
+  EXPECT_EQ(kills, 1.0) << agent.Stderr();
+  EXPECT_EQ(Scrape(agent, "container_spec_memory_limit_bytes", cgroup.id()), 32.0 * kMiB);
+}
+
+TEST(AgentCgroupStatsTest, CpuUsageAgreesWithTheKernelsAccounting) {
+  PODSTAT_REQUIRE_PRIVILEGES();
+  ContainerCgroup cgroup;
+  const auto cpuacct = cgroup.V1("cpuacct");
+  int done[2];
+  ASSERT_EQ(::pipe(done), 0);
+  constexpr int kThreads = 2;
+  constexpr auto kBurn = 1500ms;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    cgroup.Join();
+    std::vector<std::thread> threads;
+    std::atomic<bool> stop{false};
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&stop] {
+        volatile uint64_t spin = 0;
+        while (!stop.load(std::memory_order_relaxed)) spin = spin + 1;
+      });
+    }
+    std::this_thread::sleep_for(kBurn);
+    stop = true;
+    for (auto& thread : threads) thread.join();
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);  // the kernel's per-process account of the same work
+    const double seconds = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 +
+                           usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+    (void)!::write(done[1], &seconds, sizeof(seconds));
+    ::pause();
+    ::_exit(0);
+  }
+  double rusage_seconds = 0;
+  ASSERT_EQ(::read(done[0], &rusage_seconds, sizeof(rusage_seconds)),
+            static_cast<ssize_t>(sizeof(rusage_seconds)));
+  Agent agent;
+  ASSERT_TRUE(agent.WaitHealthy()) << agent.Stderr();
+  const auto usage = ScrapeUntil(agent, "container_cpu_usage_seconds_total", cgroup.id(),
+                                 [](double v) { return v > 0; });
+  const auto user = Scrape(agent, "container_cpu_user_seconds_total", cgroup.id());
+  const auto system = Scrape(agent, "container_cpu_system_seconds_total", cgroup.id());
+  std::optional<double> cpuacct_seconds;
+  if (cpuacct) {
+    if (const auto text = ReadFile(*cpuacct + "/cpuacct.usage")) {
+      cpuacct_seconds = std::stod(*text) / 1e9;
+    }
+  }
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  ASSERT_TRUE(usage && user && system) << agent.Stderr();
+  const double wall_threads = kThreads * std::chrono::duration<double>(kBurn).count();
+  std::printf(
+      "CPU: podstat %.3f s (user %.3f, system %.3f), child rusage %.3f s, cpuacct %s s, "
+      "wall x threads %.3f s\n",
+      *usage, *user, *system, rusage_seconds,
+      cpuacct_seconds ? std::to_string(*cpuacct_seconds).c_str() : "n/a", wall_threads);
+  EXPECT_NEAR(*usage, rusage_seconds, 0.10 * rusage_seconds);
+  if (cpuacct_seconds) {
+    EXPECT_NEAR(*usage, *cpuacct_seconds, 0.10 * *cpuacct_seconds);
+  }
+  // Two busy threads on a 2-core machine running little else get most of both cores.
+  EXPECT_GT(*usage, 0.5 * wall_threads);
+  EXPECT_LT(*usage, 1.10 * wall_threads);
+  EXPECT_NEAR(*user + *system, *usage, 0.10 * *usage);
+}
+
+}  // namespace
+}  // namespace podstat::testing
