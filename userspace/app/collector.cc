@@ -8,6 +8,7 @@
 
 #include "podstat/cgroup/container_ref.h"
 #include "podstat/cgroupfs/stats.h"
+#include "podstat/procfs/process_top.h"
 #include "podstat/procfs/sockstat.h"
 #include "podstat/util/file.h"
 
@@ -156,7 +157,7 @@ model::Snapshot Collector::Collect() {
   // CPU and memory for every container, pod and the root: one walk of the hierarchy (which also
   // keeps the resolver's table fresh), then a few small reads per cgroup. Sub-cgroups of a
   // container are skipped: its own cgroup's numbers are hierarchical and include them.
-  if (options_.collect_cpu || options_.collect_memory) {
+  if (options_.collect_cpu || options_.collect_memory || options_.process_top > 0) {
     resolver_.Rescan();
     resolver_.ForEach([&](uint64_t id, const std::string& path) {
       const auto ref = cgroup::ParseContainerPath(path);
@@ -165,10 +166,17 @@ model::Snapshot Collector::Collect() {
       std::optional<model::CgroupMemory> memory;
       if (options_.collect_cpu) cpu = cgroupfs::ReadCpu(hierarchies_, path);
       if (options_.collect_memory) memory = cgroupfs::ReadMemory(hierarchies_, path);
-      if (!cpu && !memory) return;  // removed since the walk
+      std::vector<model::ProcessStats> processes;
+      if (options_.process_top > 0 && ref && !ref->container_id.empty()) {
+        const std::string dir = path == "/" ? options_.cgroup_root : options_.cgroup_root + path;
+        processes =
+            procfs::TopProcesses(options_.paths, procfs::PidsOfCgroup(dir), options_.process_top);
+      }
+      if (!cpu && !memory && processes.empty()) return;  // removed since the walk
       model::CgroupStats& entry = entry_for(id, path);
       entry.cpu = cpu;
       entry.memory = memory;
+      entry.processes = std::move(processes);
     });
     if (options_.collect_memory) {
       snapshot.node_memory = cgroupfs::ReadNodeMemory(options_.paths, hierarchies_);
@@ -177,7 +185,8 @@ model::Snapshot Collector::Collect() {
   snapshot.cgroups.reserve(by_path.size());
   for (auto& [path, entry] : by_path) snapshot.cgroups.push_back(std::move(entry));
   snapshot.self.sources = {{"cgroup_cpu", options_.collect_cpu},
-                           {"cgroup_memory", options_.collect_memory}};
+                           {"cgroup_memory", options_.collect_memory},
+                           {"proc_process", options_.process_top > 0}};
 #ifdef PODSTAT_HAVE_BPF
   snapshot.self.sources.push_back({"bpf_tcp", tcp_ != nullptr});
 #endif

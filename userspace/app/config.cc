@@ -59,6 +59,10 @@ Usage: podstat [flags]
   --[no-]collector.memory         Memory per container, pod and the root (container_memory_*,
                                   container_spec_memory_limit_bytes, container_oom_kills_total)
                                   and the kubelet's node_memory_available_bytes (default on).
+  --[no-]collector.process        Per process (opt-in, default off): the top N processes of
+                                  each container by CPU, with pid and comm labels: CPU seconds
+                                  by mode, VmRSS, VmSize, RssFile from /proc/<pid>/stat, status.
+  --collector.process.top=N       N for --collector.process (default 5, at most 50).
   --check                         Probe the kernel, print what podstat would use, exit 0 if the
                                   BPF programs load and attach, 1 if not.
   --version                       Print the version and exit.
@@ -121,11 +125,22 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
          return true;
        }},
       {"metadata.refresh-interval", duration(config.metadata_refresh)},
+      {"collector.process.top",
+       [&](const std::string& v) {
+         // Capped: each process is 5 series per container, and they are high-cardinality.
+         const auto n = ParseUint64(v);
+         if (n && *n >= 1 && *n <= 50) config.process_top = static_cast<uint32_t>(*n);
+         return n && *n >= 1 && *n <= 50;
+       }},
   };
-  const std::map<std::string, bool*, std::less<>> booleans = {{"bpf.pin", &config.bpf_pin},
-                                                              {"check", &config.check},
-                                                              {"help", &config.help},
-                                                              {"version", &config.version}};
+  const std::map<std::string, bool*, std::less<>> booleans = {
+      {"bpf.pin", &config.bpf_pin},
+      {"check", &config.check},
+      {"help", &config.help},
+      {"version", &config.version},
+      {"collector.cpu", &config.collect_cpu},
+      {"collector.memory", &config.collect_memory},
+      {"collector.process", &config.collect_process}};
 
   for (size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];

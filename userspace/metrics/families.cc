@@ -95,6 +95,31 @@ std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot& snaps
   });
   memory(kOomKills, [](const model::CgroupMemory& m) { return m.oom_kills; });
 
+  // Per process (opt-in): the container's labels plus pid and comm.
+  prometheus::MetricFamily process_cpu = Family(kProcessCpu);
+  prometheus::MetricFamily process_rss = Family(kProcessRss);
+  prometheus::MetricFamily process_virtual = Family(kProcessVirtual);
+  prometheus::MetricFamily process_rss_file = Family(kProcessRssFile);
+  for (const model::CgroupStats& cgroup : snapshot.cgroups) {
+    for (const model::ProcessStats& process : cgroup.processes) {
+      Labels labels = who(cgroup);
+      labels.push_back({"pid", std::to_string(process.pid)});
+      labels.push_back({"comm", process.comm});
+      for (const auto& [mode, seconds] : {std::pair{"user", process.cpu_user_seconds},
+                                          std::pair{"system", process.cpu_system_seconds}}) {
+        Labels with_mode = labels;
+        with_mode.push_back({"mode", mode});
+        Add(process_cpu, std::move(with_mode), seconds);
+      }
+      Add(process_rss, labels, static_cast<double>(process.rss_bytes));
+      Add(process_virtual, labels, static_cast<double>(process.vm_size_bytes));
+      Add(process_rss_file, std::move(labels), static_cast<double>(process.rss_file_bytes));
+    }
+  }
+  for (auto* family : {&process_cpu, &process_rss, &process_virtual, &process_rss_file}) {
+    if (!family->metric.empty()) families.push_back(std::move(*family));
+  }
+
   if (snapshot.node_memory) {
     const model::NodeMemory& node = *snapshot.node_memory;
     auto node_family = [&](const MetricSpec& spec, double value) {

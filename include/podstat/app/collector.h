@@ -36,6 +36,7 @@ class Collector {
     metadata::MetadataCache* metadata = nullptr;
     bool collect_cpu = true;     // --collector.cpu
     bool collect_memory = true;  // --collector.memory
+    size_t process_top = 0;      // --collector.process: top N processes per container, 0 = off
   };
 
   // Without BPF: only the /proc and cgroupfs sources.

@@ -26,8 +26,10 @@ struct Config {
   bool bpf_pin = false;
   std::string docker_endpoint = "/var/run/docker.sock";  // empty: no Docker names
   std::chrono::milliseconds metadata_refresh{std::chrono::seconds(10)};
-  bool collect_cpu = true;     // --[no-]collector.cpu
-  bool collect_memory = true;  // --[no-]collector.memory
+  bool collect_cpu = true;       // --[no-]collector.cpu
+  bool collect_memory = true;    // --[no-]collector.memory
+  bool collect_process = false;  // --[no-]collector.process
+  uint32_t process_top = 5;      // --collector.process.top
   bool check = false;
   bool help = false;
   bool version = false;

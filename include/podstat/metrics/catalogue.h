@@ -70,6 +70,19 @@ inline constexpr MetricSpec kNodeAvailable{
     "node_memory_available_bytes", Kind::kGauge,
     "The kubelet's memory.available eviction signal: MemTotal minus the working set. The default "
     "hard eviction threshold is memory.available<100Mi."};
+inline constexpr MetricSpec kProcessCpu{
+    "container_process_cpu_seconds_total", Kind::kCounter,
+    "CPU time of one of the container's top processes (--collector.process), by mode (user, "
+    "system), from /proc/<pid>/stat; the process's own time, not its reaped children's."};
+inline constexpr MetricSpec kProcessRss{
+    "container_process_resident_memory_bytes", Kind::kGauge,
+    "Resident memory (VmRSS) of one of the container's top processes (--collector.process)."};
+inline constexpr MetricSpec kProcessVirtual{
+    "container_process_virtual_memory_bytes", Kind::kGauge,
+    "Virtual memory size (VmSize) of one of the container's top processes."};
+inline constexpr MetricSpec kProcessRssFile{
+    "container_process_resident_file_memory_bytes", Kind::kGauge,
+    "File-backed resident memory (RssFile) of one of the container's top processes."};
 inline constexpr MetricSpec kSourceActive{
     "podstat_source_active", Kind::kGauge,
     "1 for each data source in use (bpf_tcp, bpf_cpu, cgroup_cpu, cgroup_memory, ...), 0 for "

@@ -61,6 +61,17 @@ struct NodeMemory {
   std::string source;  // which files: "cgroup v1 root", "cgroup v2 kubepods", "meminfo"
 };
 
+// One process of a container (opt-in, --collector.process): the top N by CPU.
+struct ProcessStats {
+  int pid = 0;
+  std::string comm;               // from /proc/<pid>/stat, raw (may hold spaces, parentheses)
+  double cpu_user_seconds = 0;    // utime since the process started; its own, not its children's
+  double cpu_system_seconds = 0;  // stime likewise
+  uint64_t rss_bytes = 0;         // VmRSS; 0 for kernel threads and zombies
+  uint64_t vm_size_bytes = 0;     // VmSize
+  uint64_t rss_file_bytes = 0;    // RssFile
+};
+
 struct CgroupStats {
   uint64_t cgroup_id = 0;
   // Relative to the cgroup v2 root: "/" or "/a/b". For a container, its own cgroup: sockets of
@@ -70,6 +81,7 @@ struct CgroupStats {
   std::optional<TcpStateCounts> tcp;  // present for cgroups with TCP activity or TIME_WAIT
   std::optional<CgroupCpu> cpu;       // present for containers, pods and the root
   std::optional<CgroupMemory> memory;
+  std::vector<ProcessStats> processes;  // --collector.process only
 };
 
 struct ProviderErrors {

@@ -10,19 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "podstat/model/snapshot.h"
 #include "podstat/util/host_paths.h"
 
 namespace podstat::procfs {
 
-struct ProcessSample {
-  pid_t pid = 0;
-  std::string comm;               // from /proc/<pid>/stat, raw (may hold spaces, parentheses)
-  double cpu_user_seconds = 0;    // utime since the process started; its own, not its children's
-  double cpu_system_seconds = 0;  // stime likewise
-  uint64_t rss_bytes = 0;         // VmRSS; 0 for kernel threads and zombies
-  uint64_t vm_size_bytes = 0;     // VmSize
-  uint64_t rss_file_bytes = 0;    // RssFile
-};
+using ProcessSample = model::ProcessStats;
 
 // The pids in <cgroup_dir>/cgroup.procs (cgroup v2; v1 hierarchies have the file too), ascending.
 // Only the cgroup's own members: processes in its child cgroups are not listed. A cgroup removed

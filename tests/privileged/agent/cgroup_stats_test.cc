@@ -4,6 +4,7 @@
 // Docker lays it out.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -79,6 +81,25 @@ class ContainerCgroup {
   std::vector<std::string> made_parents_;
 };
 
+// Kills and reaps a forked child however the test ends (an ASSERT returns early).
+class ChildGuard {
+ public:
+  explicit ChildGuard(pid_t pid) : pid_(pid) {}
+  ~ChildGuard() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  ChildGuard(const ChildGuard&) = delete;
+  ChildGuard& operator=(const ChildGuard&) = delete;
+  // The test reaped it itself.
+  void Release() { pid_ = -1; }
+
+ private:
+  pid_t pid_;
+};
+
 std::optional<double> Scrape(const Agent& agent, const std::string& metric,
                              const std::string& container_id) {
   return FindSample(ParseExposition(agent.Scrape()), metric, {{"container_id", container_id}});
@@ -111,6 +132,7 @@ TEST(AgentCgroupStatsTest, SixtyFourMebibytesShowUpInUsageAndRss) {
     ::pause();
     ::_exit(0);
   }
+  ChildGuard guard(child);
   char byte;
   ASSERT_EQ(::read(ready[0], &byte, 1), 1);
   Agent agent;
@@ -119,8 +141,6 @@ TEST(AgentCgroupStatsTest, SixtyFourMebibytesShowUpInUsageAndRss) {
                                [](double v) { return v >= 64 * kMiB; });
   const auto usage = Scrape(agent, "container_memory_usage_bytes", cgroup.id());
   const auto working_set = Scrape(agent, "container_memory_working_set_bytes", cgroup.id());
-  ::kill(child, SIGKILL);
-  ::waitpid(child, nullptr, 0);
   ASSERT_TRUE(rss && usage && working_set) << agent.Stderr();
   EXPECT_GE(*rss, 64.0 * kMiB);
   EXPECT_LT(*rss, 80.0 * kMiB) << "64 MiB plus a forked test binary's own pages";
@@ -146,8 +166,10 @@ TEST(AgentCgroupStatsTest, ExceedingA32MebibyteLimitIsAnOomKill) {
     std::memset(block, 1, 64 * kMiB);  // the OOM killer stops this half way
     ::_exit(0);
   }
+  ChildGuard guard(child);
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
+  guard.Release();
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
       << "the child should have been OOM-killed: " << DescribeWaitStatus(status);
   const auto kills =
@@ -186,6 +208,7 @@ TEST(AgentCgroupStatsTest, CpuUsageAgreesWithTheKernelsAccounting) {
     ::pause();
     ::_exit(0);
   }
+  ChildGuard guard(child);
   double rusage_seconds = 0;
   ASSERT_EQ(::read(done[0], &rusage_seconds, sizeof(rusage_seconds)),
             static_cast<ssize_t>(sizeof(rusage_seconds)));
@@ -201,8 +224,6 @@ TEST(AgentCgroupStatsTest, CpuUsageAgreesWithTheKernelsAccounting) {
       cpuacct_seconds = std::stod(*text) / 1e9;
     }
   }
-  ::kill(child, SIGKILL);
-  ::waitpid(child, nullptr, 0);
   ASSERT_TRUE(usage && user && system) << agent.Stderr();
   const double wall_threads = kThreads * std::chrono::duration<double>(kBurn).count();
   std::printf(
@@ -214,10 +235,55 @@ TEST(AgentCgroupStatsTest, CpuUsageAgreesWithTheKernelsAccounting) {
   if (cpuacct_seconds) {
     EXPECT_NEAR(*usage, *cpuacct_seconds, 0.10 * *cpuacct_seconds);
   }
-  // Two busy threads on a 2-core machine running little else get most of both cores.
-  EXPECT_GT(*usage, 0.5 * wall_threads);
+  // The agreement above is the test; this only says the burn really ran (other work on a
+  // 2-core machine may take a share of the cores, so no tighter lower bound holds).
+  EXPECT_GT(*usage, 0.25 * wall_threads);
   EXPECT_LT(*usage, 1.10 * wall_threads);
   EXPECT_NEAR(*user + *system, *usage, 0.10 * *usage);
+}
+
+TEST(AgentCgroupStatsTest, ProcessCollectorNamesTheBusiestProcess) {
+  PODSTAT_REQUIRE_PRIVILEGES();
+  ContainerCgroup cgroup;
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    cgroup.Join();
+    ::prctl(PR_SET_NAME, "pst burner");
+    const auto until = std::chrono::steady_clock::now() + 400ms;
+    volatile uint64_t spin = 0;
+    while (std::chrono::steady_clock::now() < until) spin = spin + 1;
+    (void)!::write(ready[1], "k", 1);
+    ::pause();
+    ::_exit(0);
+  }
+  ChildGuard guard(child);
+  char byte;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  Agent agent({"--collector.process", "--collector.process.top=3"});
+  ASSERT_TRUE(agent.WaitHealthy()) << agent.Stderr();
+  const auto samples = ParseExposition(agent.Scrape());
+  const auto user = FindSample(samples, "container_process_cpu_seconds_total",
+                               {{"container_id", cgroup.id()},
+                                {"pid", std::to_string(child)},
+                                {"comm", "pst burner"},
+                                {"mode", "user"}});
+  const auto rss = FindSample(samples, "container_process_resident_memory_bytes",
+                              {{"container_id", cgroup.id()}, {"pid", std::to_string(child)}});
+  // Ground truth: the kernel's own numbers for the process, read now.
+  const std::string stat = ReadFile("/proc/" + std::to_string(child) + "/stat").value_or("");
+  ASSERT_TRUE(user && rss) << agent.Stderr();
+  const auto fields = stat.substr(stat.rfind(')') + 2);
+  std::istringstream in(fields);
+  std::string skip;
+  for (int i = 0; i < 11; ++i) in >> skip;  // state .. cmajflt: utime is field 14
+  double utime_ticks = 0;
+  in >> utime_ticks;
+  const double utime = utime_ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  EXPECT_NEAR(*user, utime, 0.02) << "one tick of slack";
+  EXPECT_GT(*user, 0.3);
+  EXPECT_GT(*rss, 0);
 }
 
 }  // namespace

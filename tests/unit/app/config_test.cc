@@ -39,6 +39,10 @@ TEST(Flags, NegationAndHelp) {
   EXPECT_FALSE(Parse({"--bpf.pin", "--no-bpf.pin"})->bpf_pin);
   EXPECT_TRUE(Parse({"-h"})->help);
   EXPECT_TRUE(Parse({"--check"})->check);
+  EXPECT_FALSE(Parse({})->collect_process);
+  EXPECT_TRUE(Parse({"--collector.process", "--collector.process.top=7"})->collect_process);
+  EXPECT_EQ(Parse({"--collector.process.top=7"})->process_top, 7u);
+  EXPECT_FALSE(Parse({"--no-collector.memory"})->collect_memory);
 }
 
 TEST(Flags, ErrorsNameTheFlag) {
@@ -52,6 +56,7 @@ TEST(Flags, ErrorsNameTheFlag) {
   EXPECT_FALSE(Parse({"--bpf.tracepoint-type=kprobe"}, &error));
   EXPECT_FALSE(Parse({"--bpf.max-cgroups=3"}, &error));
   EXPECT_FALSE(Parse({"--sample.interval=fast"}, &error));
+  EXPECT_FALSE(Parse({"--collector.process.top=500"}, &error));  // capped
   EXPECT_FALSE(Parse({"stray"}, &error));
   EXPECT_NE(error.find("unexpected argument"), std::string::npos);
 }

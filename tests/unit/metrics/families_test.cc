@@ -132,6 +132,27 @@ TEST(BuildFamilies, CpuMemoryAndNodeWhereTheDataIs) {
   EXPECT_EQ(available.metric[0].label[0].value, "cgroup v1 root");
 }
 
+TEST(BuildFamilies, ProcessesCarryPidCommAndMode) {
+  model::Snapshot snapshot = TwoCgroups();
+  snapshot.cgroups[0].processes = {{42, "nginx: worker", 1.5, 0.25, 4096, 8192, 1024}};
+  const auto families = BuildFamilies(snapshot, BuildContext{});
+  const auto& cpu = FamilyNamed(families, "container_process_cpu_seconds_total");
+  ASSERT_EQ(cpu.metric.size(), 2u);  // user and system
+  std::map<std::string, double> by_mode;
+  for (const auto& metric : cpu.metric) {
+    std::map<std::string, std::string> labels;
+    for (const auto& label : metric.label) labels[label.name] = label.value;
+    EXPECT_EQ(labels["pid"], "42");
+    EXPECT_EQ(labels["comm"], "nginx: worker");
+    EXPECT_EQ(labels["container"], "web");
+    by_mode[labels["mode"]] = metric.counter.value;
+  }
+  EXPECT_EQ(by_mode["user"], 1.5);
+  EXPECT_EQ(by_mode["system"], 0.25);
+  EXPECT_EQ(FamilyNamed(families, "container_process_resident_memory_bytes").metric[0].gauge.value,
+            4096);
+}
+
 TEST(Serialize, ProducesTheTextFormat) {
   const auto text = Serialize(BuildFamilies(TwoCgroups(), BuildContext{"6.18.0", {}}));
   EXPECT_NE(text.find("# TYPE container_tcp_sockets gauge\n"), std::string::npos);

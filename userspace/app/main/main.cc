@@ -145,9 +145,14 @@ int Run(const Config& config) {
   // The first scrape should already carry names: give the providers a moment, not a veto.
   metadata.WaitForFirstRound(std::chrono::seconds(3));
 
-  Collector::Options collector_options{
-      config.paths, *cgroup_root,       config.bpf_reconcile_interval,
-      &metadata,    config.collect_cpu, config.collect_memory};
+  Collector::Options collector_options;
+  collector_options.paths = config.paths;
+  collector_options.cgroup_root = *cgroup_root;
+  collector_options.reconcile_interval = config.bpf_reconcile_interval;
+  collector_options.metadata = &metadata;
+  collector_options.collect_cpu = config.collect_cpu;
+  collector_options.collect_memory = config.collect_memory;
+  collector_options.process_top = config.collect_process ? config.process_top : 0;
 #ifdef PODSTAT_HAVE_BPF
   const size_t cgroups_now = cgroup::CgroupResolver(*cgroup_root).Rescan();
   if (config.bpf_pin) EnsureBpffs(logger);
