@@ -68,4 +68,49 @@ static __always_inline __u16 ps_sock_protocol(const struct sock* sk) {
   return (__u16)BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Scheduler (task_cpu.bpf.c)
+ *
+ * Every helper takes `direct`, a compile-time constant: tp_btf programs get BTF-typed task
+ * pointers and read fields with plain loads (relocated by CO-RE through the preserve_access_index
+ * attribute vmlinux.h puts on every struct), raw_tp programs get untyped u64 arguments and must go
+ * through bpf_probe_read_kernel (BPF_CORE_READ), a helper call per field.
+ */
+
+/* include/linux/sched.h #define, absent from vmlinux.h; 0x80 on every kernel since 4.14. */
+#define PS_TASK_DEAD 0x00000080
+
+/* Reads a task_struct field with a plain load (tp_btf) or a probe read (raw_tp). */
+#define PS_TASK_READ(direct, task, field) ((direct) ? (task)->field : BPF_CORE_READ(task, field))
+
+/*
+ * task_struct.state was a `volatile long` until Linux 5.14 (commit 2f064a59a11f, "sched: Change
+ * task_struct::state"), which renamed it to `unsigned int __state` so that plain accesses would no
+ * longer compile. The ___pre514 flavour lets libbpf match the old field on old kernels.
+ */
+struct task_struct___pre514 {
+  long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline unsigned int ps_task_state(const struct task_struct* task, bool direct) {
+  if (bpf_core_field_exists(task->__state)) return PS_TASK_READ(direct, task, __state);
+  const struct task_struct___pre514* old = (const void*)task;
+  return (unsigned int)PS_TASK_READ(direct, old, state);
+}
+
+/*
+ * Time the task has spent runnable but waiting for a CPU, in ns (the second field of
+ * /proc/<tid>/schedstat): task_struct.sched_info.run_delay, kept by the scheduler when it is built
+ * with CONFIG_SCHED_INFO (selected by SCHEDSTATS or TASK_DELAY_ACCT, on in every major
+ * distribution). It grows at each switch-in by the time since the task was queued (after a wakeup
+ * or after being preempted) and when a queued task is migrated. Since 5.14 it is kept whenever
+ * CONFIG_SCHED_INFO is built in; before, with TASK_DELAY_ACCT alone, only while delay accounting
+ * is on (the default then). Without the field the kernel keeps no such time: returns 0.
+ */
+static __always_inline __u64 ps_task_run_delay(const struct task_struct* task, bool direct) {
+  if (bpf_core_field_exists(task->sched_info))
+    return PS_TASK_READ(direct, task, sched_info.run_delay);
+  return 0;
+}
+
 #endif /* PODSTAT_CORE_FIXES_BPF_H */

@@ -46,11 +46,12 @@ Collector::Collector(Options options, Logger& logger)
 
 #ifdef PODSTAT_HAVE_BPF
 Collector::Collector(Options options, std::unique_ptr<bpf::SockStateProgram> program,
-                     Logger& logger)
+                     std::unique_ptr<bpf::TaskCpuProgram> cpu_program, Logger& logger)
     : options_(std::move(options)),
       logger_(logger),
       resolver_(options_.cgroup_root),
-      program_(std::move(program)) {
+      program_(std::move(program)),
+      cpu_program_(std::move(cpu_program)) {
   if (program_) {
     tcp_ = std::make_unique<sources::TcpStateSource>(
         *program_, options_.paths, logger_,
@@ -110,6 +111,54 @@ std::pair<std::string, model::ContainerLabels> Collector::Identify(const std::st
   }
   return {ref->cgroup_path, std::move(labels)};
 }
+
+#ifdef PODSTAT_HAVE_BPF
+void Collector::AddBpfCpu(std::map<std::string, model::CgroupStats>& by_path,
+                          model::Snapshot& /*snapshot*/) {
+  std::vector<bpf::TaskCpuProgram::CgroupCpuTotals> totals;
+  std::string error;
+  if (!cpu_program_->ReadCgroupTotals(totals, &error)) {
+    logger_.Warn("bpf", "reading CPU totals: ", error, "; keeping cgroup accounting");
+    return;
+  }
+  struct Sum {
+    uint64_t on_cpu_ns = 0, wait_ns = 0;
+  };
+  std::map<std::string, Sum, std::less<>> sums;  // only for paths that are reported
+  for (const auto& [path, entry] : by_path) {
+    if (entry.cpu) sums[path];
+  }
+  for (const auto& total : totals) {
+    const auto path = resolver_.Resolve(total.cgroup_id);
+    if (!path) {
+      // Gone for certain (the kernfs handle said so): its counters can never grow again.
+      if (resolver_.handles_supported()) cpu_program_->DeleteCgroup(total.cgroup_id);
+      continue;
+    }
+    // Charge the cgroup and every reported ancestor: "/a/b/c" -> "/a/b/c", "/a/b", "/a", "/".
+    std::string_view prefix = *path;
+    for (;;) {
+      if (const auto it = sums.find(prefix); it != sums.end()) {
+        it->second.on_cpu_ns += total.on_cpu_ns;
+        it->second.wait_ns += total.runqueue_wait_ns;
+      }
+      if (prefix == "/") break;
+      const size_t slash = prefix.rfind('/');
+      prefix = slash == 0 ? std::string_view("/") : prefix.substr(0, slash);
+    }
+  }
+  const bool wait_supported = cpu_program_->runqueue_wait_supported();
+  std::erase_if(cpu_offsets_, [&](const auto& entry) { return !sums.contains(entry.first); });
+  for (auto& [path, sum] : sums) {
+    model::CgroupCpu& cpu = *by_path[path].cpu;
+    const auto offset = cpu_offsets_.try_emplace(
+        path, static_cast<int64_t>(cpu.usage_ns) - static_cast<int64_t>(sum.on_cpu_ns));
+    const int64_t usage = static_cast<int64_t>(sum.on_cpu_ns) + offset.first->second;
+    cpu.usage_ns = usage > 0 ? static_cast<uint64_t>(usage) : 0;  // user/system: cgroup's own
+    if (wait_supported) cpu.runqueue_wait_ns = sum.wait_ns;
+  }
+}
+#endif
 
 model::Snapshot Collector::Collect() {
   const auto started = std::chrono::steady_clock::now();
@@ -182,6 +231,9 @@ model::Snapshot Collector::Collect() {
       snapshot.node_memory = cgroupfs::ReadNodeMemory(options_.paths, hierarchies_);
     }
   }
+#ifdef PODSTAT_HAVE_BPF
+  if (cpu_program_ && options_.collect_cpu) AddBpfCpu(by_path, snapshot);
+#endif
   snapshot.cgroups.reserve(by_path.size());
   for (auto& [path, entry] : by_path) snapshot.cgroups.push_back(std::move(entry));
   snapshot.self.sources = {{"cgroup_cpu", options_.collect_cpu},
@@ -189,6 +241,24 @@ model::Snapshot Collector::Collect() {
                            {"proc_process", options_.process_top > 0}};
 #ifdef PODSTAT_HAVE_BPF
   snapshot.self.sources.push_back({"bpf_tcp", tcp_ != nullptr});
+  snapshot.self.sources.push_back({"bpf_cpu", cpu_program_ != nullptr && options_.collect_cpu});
+  for (std::string_view name : bpf::TaskCpuProgram::kPrograms) {
+    snapshot.self.programs.push_back(
+        {std::string(name), cpu_program_ && cpu_program_->attached_program() == name});
+  }
+  if (cpu_program_) {
+    const auto drops = cpu_program_->ReadDrops();
+    static constexpr const char* kCpuReasons[PS_CPU_DROP_REASON_COUNT] = {"task_map_full",
+                                                                          "cpu_cgroup_map_full"};
+    for (size_t i = 0; i < drops.size(); ++i) {
+      snapshot.self.bpf_drops.push_back({kCpuReasons[i], drops[i]});
+      if (drops[i] > last_cpu_drops_[i]) {
+        logger_.Warn("bpf", drops[i] - last_cpu_drops_[i], " CPU slices dropped (", kCpuReasons[i],
+                     "): CPU usage from BPF undercounts until the maps have room");
+      }
+    }
+    last_cpu_drops_ = drops;
+  }
 #endif
 
 #ifdef PODSTAT_HAVE_BPF

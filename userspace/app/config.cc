@@ -54,8 +54,14 @@ Usage: podstat [flags]
   --metadata.refresh-interval=DUR How often container names are re-read from Docker and the
                                   kubelet's /var/log/pods layout under --path.rootfs; unknown
                                   containers trigger a re-read at once (default 10s).
-  --[no-]collector.cpu            CPU per container, pod and the root: container_cpu_* from
-                                  cgroup accounting (default on).
+  --[no-]collector.cpu            CPU per container, pod and the root (default on):
+                                  container_cpu_usage_seconds_total and run-queue wait from eBPF
+                                  on sched_switch, user/system split from cgroup accounting.
+  --bpf.max-tasks=N               Threads the CPU program can track at once: its map is sized
+                                  min(pid_max, N), ~96 bytes each (default 65536, ~6.3 MB).
+  --[no-]bpf.cpu                  Use the sched_switch program for CPU (default on); without it,
+                                  or where it cannot load, usage comes from cgroup accounting
+                                  and no run-queue wait is exported.
   --[no-]collector.memory         Memory per container, pod and the root (container_memory_*,
                                   container_spec_memory_limit_bytes, container_oom_kills_total)
                                   and the kubelet's node_memory_available_bytes (default on).
@@ -119,6 +125,12 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
          return n && *n >= 16 && *n <= (1u << 24);
        }},
       {"bpf.reconcile-interval", duration(config.bpf_reconcile_interval)},
+      {"bpf.max-tasks",
+       [&](const std::string& v) {
+         const auto n = ParseUint64(v);
+         if (n && *n >= 1024 && *n <= (1u << 22)) config.bpf_max_tasks = static_cast<uint32_t>(*n);
+         return n && *n >= 1024 && *n <= (1u << 22);
+       }},
       {"runtime.docker-endpoint",
        [&](const std::string& v) {
          config.docker_endpoint = v;  // "" turns the Docker provider off
@@ -135,6 +147,7 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
   };
   const std::map<std::string, bool*, std::less<>> booleans = {
       {"bpf.pin", &config.bpf_pin},
+      {"bpf.cpu", &config.bpf_cpu},
       {"check", &config.check},
       {"help", &config.help},
       {"version", &config.version},

@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 
 #ifdef PODSTAT_HAVE_BPF
 #include "podstat/bpf/sock_state_program.h"
+#include "podstat/bpf/task_cpu_program.h"
 #include "podstat/sources/tcp_state_source.h"
 #endif
 
@@ -42,7 +44,9 @@ class Collector {
   // Without BPF: only the /proc and cgroupfs sources.
   Collector(Options options, Logger& logger);
 #ifdef PODSTAT_HAVE_BPF
-  Collector(Options options, std::unique_ptr<bpf::SockStateProgram> program, Logger& logger);
+  // cpu_program may be null: CPU then comes from cgroup accounting alone.
+  Collector(Options options, std::unique_ptr<bpf::SockStateProgram> program,
+            std::unique_ptr<bpf::TaskCpuProgram> cpu_program, Logger& logger);
 #endif
   ~Collector();
 
@@ -63,6 +67,15 @@ class Collector {
   std::unique_ptr<bpf::SockStateProgram> program_;
   std::unique_ptr<sources::TcpStateSource> tcp_;
   std::array<uint64_t, PS_DROP_REASON_COUNT> last_drops_{};  // to log only increases
+  std::unique_ptr<bpf::TaskCpuProgram> cpu_program_;
+  std::array<uint64_t, PS_CPU_DROP_REASON_COUNT> last_cpu_drops_{};
+  // BPF counts from attach; cgroup accounting from the cgroup's creation. At a cgroup's first
+  // collection the difference is kept and added from then on, so usage continues the kernel's
+  // count instead of starting at 0 (as TCP gauges start from sock_diag). Entries go with the path.
+  std::map<std::string, int64_t, std::less<>> cpu_offsets_;
+  // Adds BPF on-CPU and run-queue time to every reported cgroup, hierarchically (a container's
+  // sub-cgroups and a pod's containers count towards it, as cgroup accounting does).
+  void AddBpfCpu(std::map<std::string, model::CgroupStats>& by_path, model::Snapshot& snapshot);
 #endif
   std::optional<uint64_t> host_netns_;
   cgroupfs::Hierarchies hierarchies_;

@@ -24,6 +24,8 @@ struct Config {
   uint32_t bpf_max_cgroups = 8192;
   std::chrono::milliseconds bpf_reconcile_interval{std::chrono::minutes(5)};
   bool bpf_pin = false;
+  bool bpf_cpu = true;             // --[no-]bpf.cpu: sched_switch CPU accounting
+  uint32_t bpf_max_tasks = 65536;  // --bpf.max-tasks: cap on the per-thread map (min with pid_max)
   std::string docker_endpoint = "/var/run/docker.sock";  // empty: no Docker names
   std::chrono::milliseconds metadata_refresh{std::chrono::seconds(10)};
   bool collect_cpu = true;       // --[no-]collector.cpu

@@ -3,6 +3,7 @@
 // hierarchy and, on hybrid hosts, in the v1 memory and cpuacct hierarchies at the same path, as
 // Docker lays it out.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -240,6 +241,66 @@ TEST(AgentCgroupStatsTest, CpuUsageAgreesWithTheKernelsAccounting) {
   EXPECT_GT(*usage, 0.25 * wall_threads);
   EXPECT_LT(*usage, 1.10 * wall_threads);
   EXPECT_NEAR(*user + *system, *usage, 0.10 * *usage);
+}
+
+// Agent first, then two busy threads sharing one CPU for 1 s: usage accrues through the
+// sched_switch program, and each thread waits while the other runs.
+TEST(AgentCgroupStatsTest, RunQueueWaitOfTwoThreadsSharingOneCpu) {
+  PODSTAT_REQUIRE_PRIVILEGES();
+  ContainerCgroup cgroup;
+  const auto cpuacct = cgroup.V1("cpuacct");
+  Agent agent;
+  ASSERT_TRUE(agent.WaitHealthy()) << agent.Stderr();
+  ASSERT_NE(agent.Stderr().find("sched_switch"), std::string::npos)
+      << "the CPU program should be attached:\n"
+      << agent.Stderr();
+  int done[2];
+  ASSERT_EQ(::pipe(done), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    cgroup.Join();
+    cpu_set_t one{};
+    CPU_SET(0, &one);
+    ::sched_setaffinity(0, sizeof(one), &one);  // threads inherit it
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i) {
+      threads.emplace_back([&stop] {
+        volatile uint64_t spin = 0;
+        while (!stop.load(std::memory_order_relaxed)) spin = spin + 1;
+      });
+    }
+    std::this_thread::sleep_for(1000ms);
+    stop = true;
+    for (auto& thread : threads) thread.join();
+    (void)!::write(done[1], "k", 1);
+    ::pause();
+    ::_exit(0);
+  }
+  ChildGuard guard(child);
+  char byte;
+  ASSERT_EQ(::read(done[0], &byte, 1), 1);
+  const auto usage = ScrapeUntil(agent, "container_cpu_usage_seconds_total", cgroup.id(),
+                                 [](double v) { return v > 0.8; });
+  const auto wait = Scrape(agent, "container_cpu_runqueue_wait_seconds_total", cgroup.id());
+  std::optional<double> cpuacct_seconds;
+  if (cpuacct) {
+    if (const auto text = ReadFile(*cpuacct + "/cpuacct.usage")) {
+      cpuacct_seconds = std::stod(*text) / 1e9;
+    }
+  }
+  ASSERT_TRUE(usage && wait) << agent.Stderr();
+  std::printf("one CPU, two threads, 1 s: usage %.3f s (cpuacct %s s), run-queue wait %.3f s\n",
+              *usage, cpuacct_seconds ? std::to_string(*cpuacct_seconds).c_str() : "n/a", *wait);
+  // One CPU for 1 s: about 1 s of CPU in all, and each thread waits while the other runs, so
+  // the wait is about as long as the usage; other load on CPU 0 only adds wait.
+  EXPECT_GT(*usage, 0.8);
+  EXPECT_LT(*usage, 1.1);
+  if (cpuacct_seconds) {
+    EXPECT_NEAR(*usage, *cpuacct_seconds, 0.10 * *cpuacct_seconds);
+  }
+  EXPECT_GT(*wait, 0.6 * *usage);
+  EXPECT_LT(*wait, 2.0 * *usage);
 }
 
 TEST(AgentCgroupStatsTest, ProcessCollectorNamesTheBusiestProcess) {

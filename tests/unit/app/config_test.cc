@@ -43,6 +43,8 @@ TEST(Flags, NegationAndHelp) {
   EXPECT_TRUE(Parse({"--collector.process", "--collector.process.top=7"})->collect_process);
   EXPECT_EQ(Parse({"--collector.process.top=7"})->process_top, 7u);
   EXPECT_FALSE(Parse({"--no-collector.memory"})->collect_memory);
+  EXPECT_FALSE(Parse({"--no-bpf.cpu"})->bpf_cpu);
+  EXPECT_EQ(Parse({"--bpf.max-tasks=4096"})->bpf_max_tasks, 4096u);
 }
 
 TEST(Flags, ErrorsNameTheFlag) {
@@ -73,10 +75,28 @@ TEST(Durations, Units) {
 
 TEST(Usage, MentionsEveryFlag) {
   const std::string usage = UsageText();
-  for (const char* flag : {"--web.listen-address", "--web.telemetry-path", "--log.level",
-                           "--path.procfs", "--path.sysfs", "--path.rootfs", "--sample.interval",
-                           "--sample.max-age", "--bpf.tracepoint-type", "--bpf.max-cgroups",
-                           "--bpf.reconcile-interval", "bpf.pin", "--check", "--version"}) {
+  for (const char* flag : {"--web.listen-address",
+                           "--web.telemetry-path",
+                           "--log.level",
+                           "--path.procfs",
+                           "--path.sysfs",
+                           "--path.rootfs",
+                           "--sample.interval",
+                           "--sample.max-age",
+                           "--bpf.tracepoint-type",
+                           "--bpf.max-cgroups",
+                           "--bpf.reconcile-interval",
+                           "bpf.pin",
+                           "--check",
+                           "--version",
+                           "collector.cpu",
+                           "collector.memory",
+                           "collector.process",
+                           "--collector.process.top",
+                           "bpf.cpu",
+                           "--bpf.max-tasks",
+                           "--runtime.docker-endpoint",
+                           "--metadata.refresh-interval"}) {
     EXPECT_NE(usage.find(flag), std::string::npos) << flag;
   }
 }

@@ -23,6 +23,7 @@
 
 #ifdef PODSTAT_HAVE_BPF
 #include "podstat/bpf/sock_state_program.h"
+#include "podstat/bpf/task_cpu_program.h"
 #endif
 
 namespace podstat::app {
@@ -162,7 +163,23 @@ int Run(const Config& config) {
                  ". Run with --log.level=debug for the verifier's log, or --check for a summary.");
     return kExitFailure;
   }
-  auto collector = std::make_unique<Collector>(collector_options, std::move(program), logger);
+  std::unique_ptr<bpf::TaskCpuProgram> cpu_program;
+  if (config.collect_cpu && config.bpf_cpu) {
+    bpf::TaskCpuOptions cpu_options;
+    cpu_options.tracepoint = *bpf::ParseTracepointType(config.bpf_tracepoint_type);
+    cpu_options.procfs = config.paths.procfs;
+    cpu_options.max_tasks = config.bpf_max_tasks;
+    cpu_options.max_cgroups = BpfOptions(config, cgroups_now).max_cgroups;
+    if (config.bpf_pin) cpu_options.pin_dir = kPinDir;
+    cpu_program = bpf::TaskCpuProgram::Load(cpu_options, logger, &error);
+    if (!cpu_program) {
+      logger.Warn("main", "BPF CPU accounting unavailable (", error,
+                  "); container_cpu_usage_seconds_total comes from cgroup accounting and "
+                  "container_cpu_runqueue_wait_seconds_total is not exported");
+    }
+  }
+  auto collector = std::make_unique<Collector>(collector_options, std::move(program),
+                                               std::move(cpu_program), logger);
 #else
   logger.Warn("main", "built without BPF: no socket sources yet");
   auto collector = std::make_unique<Collector>(collector_options, logger);
