@@ -13,6 +13,7 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "podstat/bpf/libbpf_util.h"
 #include "podstat/skel/sock_state_bpf.skel.h"
 #include "podstat/util/file.h"
 
@@ -99,12 +100,6 @@ void SockStateProgram::SkeletonDeleter::operator()(sock_state_bpf* skeleton) con
 
 namespace {
 
-std::string LibbpfError(int err) {
-  char buffer[128];
-  libbpf_strerror(err, buffer, sizeof(buffer));
-  return buffer;
-}
-
 // One attempt with exactly one program flavour enabled.
 std::unique_ptr<sock_state_bpf, void (*)(sock_state_bpf*)> TryLoad(TracepointType type,
                                                                    uint32_t max_cgroups,
@@ -175,22 +170,9 @@ std::unique_ptr<SockStateProgram> SockStateProgram::Load(const SockStateOptions&
                 " cgroups");
 
     if (!options.pin_dir.empty()) {
-      // Pinned after load, never reused at load: a map left by an earlier agent holds deltas
-      // relative to that agent's baseline, so stale pins are replaced, not adopted.
-      ::mkdir(options.pin_dir.c_str(), 0700);
-      program->pin_dir_ = options.pin_dir;
-      for (bpf_map* map :
-           {program->skeleton_->maps.ps_tcp_states, program->skeleton_->maps.ps_stats}) {
-        const std::string path = options.pin_dir + "/" + bpf_map__name(map);
-        ::unlink(path.c_str());
-        if (int err = bpf_map__pin(map, path.c_str()); err) {
-          logger.Warn("bpf", "pinning ", path, " failed: ", LibbpfError(err),
-                      " (is a bpf filesystem mounted at /sys/fs/bpf?)");
-        } else {
-          program->pins_.push_back(path);
-          logger.Info("bpf", "pinned ", path);
-        }
-      }
+      program->pins_.Pin(
+          options.pin_dir,
+          {program->skeleton_->maps.ps_tcp_states, program->skeleton_->maps.ps_stats}, logger);
     }
     return program;
   }
@@ -198,10 +180,7 @@ std::unique_ptr<SockStateProgram> SockStateProgram::Load(const SockStateOptions&
   return nullptr;
 }
 
-SockStateProgram::~SockStateProgram() {
-  for (const std::string& path : pins_) ::unlink(path.c_str());
-  if (!pin_dir_.empty()) ::rmdir(pin_dir_.c_str());  // fails harmlessly if others put files there
-}
+SockStateProgram::~SockStateProgram() = default;
 
 bool SockStateProgram::ReadTcpStates(std::vector<TcpStateEntry>& out, std::string* error) const {
   const int fd = bpf_map__fd(skeleton_->maps.ps_tcp_states);

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <string_view>
 
+#include "podstat/bpf/libbpf_util.h"
 #include "podstat/skel/task_cpu_bpf.skel.h"
 #include "podstat/util/file.h"
 #include "podstat/util/host_paths.h"
@@ -34,12 +35,6 @@ constexpr const char* kTracepoints[] = {"sched_switch", "sched_wakeup_new"};
 // buffer is bounded by this rather than by --bpf.max-cgroups (8192 cgroups x 128 CPUs x 16 bytes
 // would be 16 MB).
 constexpr uint32_t kBatchKeys = 256;
-
-std::string LibbpfError(int err) {
-  char buffer[128];
-  libbpf_strerror(err, buffer, sizeof(buffer));
-  return buffer;
-}
 
 // kernel.pid_max: every thread id is below it.
 std::optional<uint32_t> ReadPidMax(const std::string& procfs, std::string* error) {
@@ -189,21 +184,9 @@ std::unique_ptr<TaskCpuProgram> TaskCpuProgram::Load(const TaskCpuOptions& optio
     }
 
     if (!options.pin_dir.empty()) {
-      // Pinned after load, never reused at load: counters restart with every agent.
-      ::mkdir(options.pin_dir.c_str(), 0700);
-      program->pin_dir_ = options.pin_dir;
       const auto& maps = program->skeleton_->maps;
-      for (bpf_map* map : {maps.ps_cpu_tasks, maps.ps_cpu_cgroups, maps.ps_cpu_stats}) {
-        const std::string path = options.pin_dir + "/" + bpf_map__name(map);
-        ::unlink(path.c_str());
-        if (int err = bpf_map__pin(map, path.c_str()); err) {
-          logger.Warn("bpf", "pinning ", path, " failed: ", LibbpfError(err),
-                      " (is a bpf filesystem mounted at /sys/fs/bpf?)");
-        } else {
-          program->pins_.push_back(path);
-          logger.Info("bpf", "pinned ", path);
-        }
-      }
+      program->pins_.Pin(options.pin_dir,
+                         {maps.ps_cpu_tasks, maps.ps_cpu_cgroups, maps.ps_cpu_stats}, logger);
     }
     return program;
   }
@@ -211,10 +194,7 @@ std::unique_ptr<TaskCpuProgram> TaskCpuProgram::Load(const TaskCpuOptions& optio
   return nullptr;
 }
 
-TaskCpuProgram::~TaskCpuProgram() {
-  for (const std::string& path : pins_) ::unlink(path.c_str());
-  if (!pin_dir_.empty()) ::rmdir(pin_dir_.c_str());  // fails harmlessly if others put files there
-}
+TaskCpuProgram::~TaskCpuProgram() = default;
 
 bool TaskCpuProgram::ReadCgroupTotals(std::vector<CgroupCpuTotals>& out, std::string* error) const {
   const int fd = bpf_map__fd(skeleton_->maps.ps_cpu_cgroups);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "podstat/abi/sock_state.h"
+#include "podstat/bpf/libbpf_util.h"
 #include "podstat/util/log.h"
 
 struct sock_state_bpf;
@@ -81,8 +82,7 @@ class SockStateProgram {
   TracepointType type_ = TracepointType::kAuto;
   std::string attached_program_;
   uint32_t max_cgroups_ = 0;
-  std::vector<std::string> pins_;
-  std::string pin_dir_;  // removed on destruction when we emptied it
+  MapPins pins_;  // declared after the skeleton: unpinned before it is destroyed
   mutable bool batch_supported_ = true;
   mutable std::vector<ps_tcp_key> batch_keys_;
   mutable std::vector<ps_tcp_counts> batch_values_;

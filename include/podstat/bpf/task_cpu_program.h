@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "podstat/abi/task_cpu.h"
+#include "podstat/bpf/libbpf_util.h"
 #include "podstat/bpf/sock_state_program.h"  // TracepointType
 #include "podstat/util/log.h"
 
@@ -111,8 +112,7 @@ class TaskCpuProgram {
   uint32_t max_cgroups_ = 0;
   uint32_t possible_cpus_ = 0;
   bool runqueue_wait_supported_ = false;
-  std::vector<std::string> pins_;
-  std::string pin_dir_;  // removed on destruction when we emptied it
+  MapPins pins_;  // declared after the skeleton: unpinned before it is destroyed
   mutable bool batch_supported_ = true;
   mutable std::vector<ps_cpu_cgroup_key> batch_keys_;
   mutable std::vector<ps_cgroup_cpu> batch_values_;  // max_cgroups x possible CPUs
