@@ -57,6 +57,7 @@ ContainerInfo MetadataCache::Lookup(const cgroup::ContainerRef& ref) {
   }
   if (!known && !refresh_wanted_) {
     refresh_wanted_ = true;
+    ++refresh_requests_;
     wake_.notify_all();
   }
   return merged;
@@ -123,10 +124,10 @@ void MetadataCache::Run() {
     Clock::time_point next = Clock::now() + options_.ttl;
     for (const Slot& slot : slots_) next = std::min(next, slot.next_fetch);
     if (refresh_wanted_) next = std::min(next, last_forced_ + options_.min_refresh_interval);
-    wake_.wait_until(lock, next, [&] {
-      return stop_ ||
-             (refresh_wanted_ && Clock::now() - last_forced_ >= options_.min_refresh_interval);
-    });
+    // Wake for any new request, even one the rate limit will make wait: the deadline above was
+    // computed without it, and sleeping on would delay a new container's names to the TTL.
+    const uint64_t seen = refresh_requests_;
+    wake_.wait_until(lock, next, [&] { return stop_ || refresh_requests_ != seen; });
   }
 }
 

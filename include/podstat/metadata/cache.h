@@ -66,6 +66,7 @@ class MetadataCache {
   std::condition_variable first_round_;
   std::vector<Slot> slots_;
   bool refresh_wanted_ = false;
+  uint64_t refresh_requests_ = 0;  // bumped when refresh_wanted_ is raised, to wake the thread
   Clock::time_point last_forced_{};
   bool stop_ = false;
   std::thread thread_;

@@ -125,5 +125,36 @@ TEST_F(KubeletLayoutTest, CacheFindsANewContainerWithoutWaitingForTheTtl) {
   EXPECT_EQ(name, "late");
 }
 
+// A request inside the rate-limit window must be served when the window ends, not at the TTL.
+TEST_F(KubeletLayoutTest, RequestInsideTheRateLimitWindowIsServedWhenItEnds) {
+  HostPaths paths;
+  paths.rootfs = root_.string();
+  std::vector<std::unique_ptr<Provider>> providers;
+  providers.push_back(MakeKubeletLayoutProvider(paths));
+  Logger logger(LogLevel::kError);
+  MetadataCache cache(
+      std::move(providers),
+      {std::chrono::hours(1), std::chrono::milliseconds(300), std::chrono::seconds(1)}, logger);
+  cache.WaitForFirstRound(std::chrono::seconds(5));
+  cgroup::ContainerRef first;
+  first.container_id = std::string(64, 'e');
+  cache.Lookup(first);  // unknown: forces a fetch now, which opens the 300 ms window
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const std::string late(64, 'f');
+  fs::create_symlink(root_ / "var/log/pods",
+                     root_ / "var/log/containers" / ("web-0_shop_later-" + late + ".log"));
+  cgroup::ContainerRef ref;
+  ref.container_id = late;
+  const auto started = std::chrono::steady_clock::now();
+  std::string name;
+  while (name.empty() && std::chrono::steady_clock::now() - started < std::chrono::seconds(5)) {
+    name = cache.Lookup(ref).container;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(name, "later");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2))
+      << "served at the TTL (1 h) or close to it, not when the 300 ms window ended";
+}
+
 }  // namespace
 }  // namespace podstat::metadata
