@@ -32,6 +32,10 @@ std::optional<uint64_t> HostNetworkNamespace(const HostPaths& paths, Logger& log
 
 Collector::Collector(Options options, Logger& logger)
     : options_(std::move(options)), logger_(logger), resolver_(options_.cgroup_root) {
+  Init();
+}
+
+void Collector::Init() {
   resolver_.Rescan();
   host_netns_ = HostNetworkNamespace(options_.paths, logger_);
   hierarchies_ = cgroupfs::FindHierarchies(options_.paths, options_.cgroup_root);
@@ -57,16 +61,7 @@ Collector::Collector(Options options, std::unique_ptr<bpf::SockStateProgram> pro
         *program_, options_.paths, logger_,
         sources::TcpStateSource::Options{options_.reconcile_interval, std::chrono::seconds(2)});
   }
-  resolver_.Rescan();
-  host_netns_ = HostNetworkNamespace(options_.paths, logger_);
-  hierarchies_ = cgroupfs::FindHierarchies(options_.paths, options_.cgroup_root);
-  logger_.Info("collector", "memory from ",
-               hierarchies_.v2_memory   ? "cgroup v2 (" + options_.cgroup_root + ")"
-               : hierarchies_.v1_memory ? "cgroup v1 (" + *hierarchies_.v1_memory + ")"
-                                        : std::string("nowhere (no memory controller mounted)"),
-               "; CPU from cgroup v2 cpu.stat",
-               hierarchies_.v1_cpuacct ? ", else v1 cpuacct (" + *hierarchies_.v1_cpuacct + ")"
-                                       : std::string());
+  Init();
 }
 #endif
 
@@ -179,6 +174,12 @@ model::Snapshot Collector::Collect() {
     by_id[id][model::kTcpTimeWait - 1] += tw;
   }
 
+  // One walk of the hierarchy when CPU or memory is collected: it lists the cgroups to read and
+  // refreshes the resolver's table, so the TCP ids below resolve from it without lookups.
+  const bool walk_hierarchy =
+      options_.collect_cpu || options_.collect_memory || options_.process_top > 0;
+  if (walk_hierarchy) resolver_.Rescan();
+
   // Resolve, drop the departed, and sum cgroups that resolve to the same path.
   std::map<std::string, model::CgroupStats> by_path;
   auto entry_for = [&](uint64_t id, const std::string& path) -> model::CgroupStats& {
@@ -203,11 +204,10 @@ model::Snapshot Collector::Collect() {
     for (size_t i = 0; i < counts.size(); ++i) (*entry.tcp)[i] += counts[i];
   }
 
-  // CPU and memory for every container, pod and the root: one walk of the hierarchy (which also
-  // keeps the resolver's table fresh), then a few small reads per cgroup. Sub-cgroups of a
-  // container are skipped: its own cgroup's numbers are hierarchical and include them.
-  if (options_.collect_cpu || options_.collect_memory || options_.process_top > 0) {
-    resolver_.Rescan();
+  // CPU and memory for every container, pod and the root: the walk above, then a few small
+  // reads per cgroup. Sub-cgroups of a container are skipped: its own cgroup's numbers are
+  // hierarchical and include them.
+  if (walk_hierarchy) {
     resolver_.ForEach([&](uint64_t id, const std::string& path) {
       const auto ref = cgroup::ParseContainerPath(path);
       if (path != "/" && (!ref || ref->cgroup_path != path)) return;

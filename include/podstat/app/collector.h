@@ -53,6 +53,8 @@ class Collector {
   model::Snapshot Collect();
 
  private:
+  // What both constructors do: first walk, host namespace, hierarchies, one log line.
+  void Init();
   // TIME_WAIT per network namespace, keyed by the cgroup id it is reported on.
   std::unordered_map<uint64_t, int64_t> TimeWaitByCgroup(
       const std::vector<procfs::NetworkNamespace>& namespaces);
