@@ -1,5 +1,6 @@
 #include "podstat/bpf/libbpf_util.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +11,16 @@ std::string LibbpfError(int err) {
   char buffer[128];
   libbpf_strerror(err, buffer, sizeof(buffer));
   return buffer;
+}
+
+std::vector<uint64_t> SumPerCpuCounters(int map_fd, uint32_t count, size_t cpus) {
+  std::vector<uint64_t> totals(count, 0);
+  std::vector<uint64_t> per_cpu(cpus);
+  for (uint32_t slot = 0; slot < count; ++slot) {
+    if (cpus == 0 || bpf_map_lookup_elem(map_fd, &slot, per_cpu.data()) != 0) continue;
+    for (uint64_t value : per_cpu) totals[slot] += value;
+  }
+  return totals;
 }
 
 void MapPins::Pin(const std::string& dir, std::initializer_list<bpf_map*> maps, Logger& logger) {

@@ -8,6 +8,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdarg>
@@ -245,15 +246,11 @@ bool SockStateProgram::DeleteTcpState(uint64_t cgroup_id) const {
 }
 
 std::array<uint64_t, PS_DROP_REASON_COUNT> SockStateProgram::ReadDrops() const {
-  std::array<uint64_t, PS_DROP_REASON_COUNT> totals{};
   const int cpus = libbpf_num_possible_cpus();
-  if (cpus <= 0) return totals;
-  std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
-  const int fd = bpf_map__fd(skeleton_->maps.ps_stats);
-  for (uint32_t reason = 0; reason < PS_DROP_REASON_COUNT; ++reason) {
-    if (bpf_map_lookup_elem(fd, &reason, per_cpu.data()) != 0) continue;
-    for (uint64_t value : per_cpu) totals[reason] += value;
-  }
+  const auto sums = SumPerCpuCounters(bpf_map__fd(skeleton_->maps.ps_stats), PS_DROP_REASON_COUNT,
+                                      cpus > 0 ? static_cast<size_t>(cpus) : 0);
+  std::array<uint64_t, PS_DROP_REASON_COUNT> totals{};
+  std::copy(sums.begin(), sums.end(), totals.begin());
   return totals;
 }
 

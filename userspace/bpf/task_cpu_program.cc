@@ -259,13 +259,10 @@ bool TaskCpuProgram::DeleteCgroup(uint64_t cgroup_id) const {
 }
 
 std::array<uint64_t, PS_CPU_DROP_REASON_COUNT> TaskCpuProgram::ReadDrops() const {
+  const auto sums = SumPerCpuCounters(bpf_map__fd(skeleton_->maps.ps_cpu_stats),
+                                      PS_CPU_DROP_REASON_COUNT, possible_cpus_);
   std::array<uint64_t, PS_CPU_DROP_REASON_COUNT> totals{};
-  std::vector<uint64_t> per_cpu(possible_cpus_);
-  const int fd = bpf_map__fd(skeleton_->maps.ps_cpu_stats);
-  for (uint32_t reason = 0; reason < PS_CPU_DROP_REASON_COUNT; ++reason) {
-    if (bpf_map_lookup_elem(fd, &reason, per_cpu.data()) != 0) continue;
-    for (uint64_t value : per_cpu) totals[reason] += value;
-  }
+  std::copy(sums.begin(), sums.end(), totals.begin());
   return totals;
 }
 

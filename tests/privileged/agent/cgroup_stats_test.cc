@@ -101,6 +101,21 @@ class ChildGuard {
   pid_t pid_;
 };
 
+// In a forked child: `threads` threads spin for `duration`, then all are joined.
+void BurnThreads(int threads, std::chrono::milliseconds duration) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> workers;
+  for (int i = 0; i < threads; ++i) {
+    workers.emplace_back([&stop] {
+      volatile uint64_t spin = 0;
+      while (!stop.load(std::memory_order_relaxed)) spin = spin + 1;
+    });
+  }
+  std::this_thread::sleep_for(duration);
+  stop = true;
+  for (auto& worker : workers) worker.join();
+}
+
 std::optional<double> Scrape(const Agent& agent, const std::string& metric,
                              const std::string& container_id) {
   return FindSample(ParseExposition(agent.Scrape()), metric, {{"container_id", container_id}});
@@ -190,17 +205,7 @@ TEST(AgentCgroupStatsTest, CpuUsageAgreesWithTheKernelsAccounting) {
   const pid_t child = ::fork();
   if (child == 0) {
     cgroup.Join();
-    std::vector<std::thread> threads;
-    std::atomic<bool> stop{false};
-    for (int i = 0; i < kThreads; ++i) {
-      threads.emplace_back([&stop] {
-        volatile uint64_t spin = 0;
-        while (!stop.load(std::memory_order_relaxed)) spin = spin + 1;
-      });
-    }
-    std::this_thread::sleep_for(kBurn);
-    stop = true;
-    for (auto& thread : threads) thread.join();
+    BurnThreads(kThreads, kBurn);
     rusage usage{};
     ::getrusage(RUSAGE_SELF, &usage);  // the kernel's per-process account of the same work
     const double seconds = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 +
@@ -262,17 +267,7 @@ TEST(AgentCgroupStatsTest, RunQueueWaitOfTwoThreadsSharingOneCpu) {
     cpu_set_t one{};
     CPU_SET(0, &one);
     ::sched_setaffinity(0, sizeof(one), &one);  // threads inherit it
-    std::atomic<bool> stop{false};
-    std::vector<std::thread> threads;
-    for (int i = 0; i < 2; ++i) {
-      threads.emplace_back([&stop] {
-        volatile uint64_t spin = 0;
-        while (!stop.load(std::memory_order_relaxed)) spin = spin + 1;
-      });
-    }
-    std::this_thread::sleep_for(1000ms);
-    stop = true;
-    for (auto& thread : threads) thread.join();
+    BurnThreads(2, 1000ms);
     (void)!::write(done[1], "k", 1);
     ::pause();
     ::_exit(0);
