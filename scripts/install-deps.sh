@@ -9,11 +9,13 @@ packages=(
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev   # CO-RE BPF objects and skeletons
   prometheus-cpp-dev libcivetweb-dev nlohmann-json3-dev  # exposition types, HTTP listener, JSON
   libgtest-dev googletest                                # unit and privileged tests
+  libcurl4-openssl-dev                                   # the remote_write sender's HTTP(S) client
   iproute2 curl ca-certificates
 )
 if [[ "${1:-}" != "--build-only" ]]; then
   packages+=(prometheus)                  # promtool, to lint the exposition in tests
   packages+=(docker.io busybox-static)    # real containers for the e2e tests (tests/e2e)
+  packages+=(iptables)                    # packet loss for the TCP retransmit tests (no netem here)
 fi
 
 missing=()
