@@ -1,0 +1,90 @@
+#include "podstat/remote_write/validate.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace podstat::remote_write {
+namespace {
+
+std::string NormalizeError(std::vector<LabelRef> labels) {
+  std::vector<LabelRef> sorted;
+  std::string error;
+  EXPECT_FALSE(NormalizeLabels(labels, sorted, &error));
+  return error;
+}
+
+TEST(RemoteWriteValidate, Utf8) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain ascii, longer than eight bytes"));
+  EXPECT_TRUE(IsValidUtf8("\xc3\xbc"));          // ü
+  EXPECT_TRUE(IsValidUtf8("\xe2\x82\xac"));      // €
+  EXPECT_TRUE(IsValidUtf8("\xf0\x9f\x98\x80"));  // 😀
+  EXPECT_TRUE(IsValidUtf8(std::string("a\0b", 3)));
+  EXPECT_FALSE(IsValidUtf8("\xff"));
+  EXPECT_FALSE(IsValidUtf8("\x80"));              // lone continuation
+  EXPECT_FALSE(IsValidUtf8("\xc3"));              // truncated
+  EXPECT_FALSE(IsValidUtf8("abcdefgh\xe2\x82"));  // truncated after the fast path
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xe0\x80\xaf"));      // overlong
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate U+D800
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // U+110000
+  EXPECT_FALSE(IsValidUtf8("\xc3\x28"));          // bad continuation
+}
+
+TEST(RemoteWriteValidate, Names) {
+  EXPECT_TRUE(IsValidMetricName("container_memory_usage_bytes"));
+  EXPECT_TRUE(IsValidMetricName("job:rate5m:sum"));
+  EXPECT_FALSE(IsValidMetricName(""));
+  EXPECT_FALSE(IsValidMetricName("1abc"));
+  EXPECT_FALSE(IsValidMetricName("a-b"));
+  EXPECT_TRUE(IsValidLabelName("_x9"));
+  EXPECT_FALSE(IsValidLabelName("a:b"));
+  EXPECT_FALSE(IsValidLabelName("ü"));
+}
+
+TEST(RemoteWriteValidate, SortsByNameInByteOrder) {
+  std::vector<LabelRef> labels = {{"pod", "p"}, {"__name__", "m"}, {"Zone", "z"}, {"a", "1"}};
+  std::vector<LabelRef> sorted;
+  std::string error;
+  ASSERT_TRUE(NormalizeLabels(labels, sorted, &error)) << error;
+  ASSERT_EQ(sorted.size(), 4u);
+  // Byte order: 'Z' (0x5a) < '_' (0x5f) < 'a' < 'p'.
+  EXPECT_EQ(sorted[0].name, "Zone");
+  EXPECT_EQ(sorted[1].name, "__name__");
+  EXPECT_EQ(sorted[2].name, "a");
+  EXPECT_EQ(sorted[3].name, "pod");
+}
+
+TEST(RemoteWriteValidate, DropsEmptyValues) {
+  std::vector<LabelRef> labels = {{"__name__", "m"}, {"empty", ""}, {"a", "1"}};
+  std::vector<LabelRef> sorted;
+  ASSERT_TRUE(NormalizeLabels(labels, sorted, nullptr));
+  ASSERT_EQ(sorted.size(), 2u);
+  EXPECT_EQ(sorted[1].name, "a");
+}
+
+TEST(RemoteWriteValidate, RejectsWhatTheSpecForbids) {
+  EXPECT_EQ(NormalizeError({{"a", "1"}}), "series without a metric name (__name__)");
+  EXPECT_EQ(NormalizeError({}), "series without a metric name (__name__)");
+  EXPECT_EQ(NormalizeError({{"__name__", "m"}, {"", "v"}}), "empty label name");
+  EXPECT_EQ(NormalizeError({{"__name__", "m"}, {"a", "1"}, {"a", "2"}}),
+            "duplicate label name \"a\"");
+  EXPECT_EQ(NormalizeError({{"__name__", "m"}, {"__name__", "n"}}),
+            "duplicate label name \"__name__\"");
+  EXPECT_EQ(NormalizeError({{"__name__", "m"}, {"a", ""}, {"a", "2"}}),
+            "duplicate label name \"a\"");
+  EXPECT_EQ(NormalizeError({{"__name__", "m"}, {"a", "\xff"}}),
+            "label \"a\" value is not valid UTF-8");
+  EXPECT_EQ(NormalizeError({{"__name__", "bad-name"}}), "invalid metric name \"bad-name\"");
+  EXPECT_EQ(NormalizeError({{"__name__", ""}}), "invalid metric name \"\"");
+  EXPECT_EQ(NormalizeError({{"__name__", "m"}, {"a.b", "1"}}), "invalid label name \"a.b\"");
+  // The quoted name is sanitised and shortened.
+  const std::string error = NormalizeError({{"__name__", "m"}, {std::string(200, '\n'), "1"}});
+  EXPECT_LT(error.size(), 100u);
+  EXPECT_EQ(error.find('\n'), std::string::npos);
+}
+
+}  // namespace
+}  // namespace podstat::remote_write

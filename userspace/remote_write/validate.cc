@@ -1,0 +1,127 @@
+#include "podstat/remote_write/validate.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+namespace podstat::remote_write {
+namespace {
+
+bool IsAsciiLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Error text quotes user input: keep it short and printable.
+std::string Quote(std::string_view text) {
+  constexpr size_t kMax = 64;
+  std::string out = "\"";
+  for (char c : text.substr(0, kMax)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u >= 0x20 && u < 0x7f && c != '"') ? c : '?';
+  }
+  if (text.size() > kMax) out += "...";
+  return out + "\"";
+}
+
+bool Fail(std::string* error, std::string reason) {
+  if (error) *error = std::move(reason);
+  return false;
+}
+
+}  // namespace
+
+bool IsValidUtf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* const end = p + text.size();
+  while (p < end) {
+    // ASCII fast path, eight bytes at a time: label values are nearly always ASCII.
+    while (end - p >= 8) {
+      uint64_t chunk;
+      std::memcpy(&chunk, p, sizeof(chunk));
+      if (chunk & 0x8080808080808080ull) break;
+      p += 8;
+    }
+    if (p == end) break;
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int extra = 0;
+    uint32_t min = 0;
+    uint32_t code = 0;
+    if ((c & 0xe0) == 0xc0) {
+      extra = 1, min = 0x80, code = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      extra = 2, min = 0x800, code = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      extra = 3, min = 0x10000, code = c & 0x07;
+    } else {
+      return false;  // continuation byte without a lead, or 0xf8..0xff
+    }
+    if (end - p <= extra) return false;
+    for (int i = 1; i <= extra; ++i) {
+      if ((p[i] & 0xc0) != 0x80) return false;
+      code = (code << 6) | (p[i] & 0x3f);
+    }
+    if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+    p += extra + 1;
+  }
+  return true;
+}
+
+bool IsValidMetricName(std::string_view name) {
+  if (name.empty() || IsDigit(name[0])) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return IsAsciiLetter(c) || IsDigit(c) || c == '_' || c == ':'; });
+}
+
+bool IsValidLabelName(std::string_view name) {
+  if (name.empty() || IsDigit(name[0])) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return IsAsciiLetter(c) || IsDigit(c) || c == '_'; });
+}
+
+bool NormalizeLabels(std::span<const LabelRef> labels, std::vector<LabelRef>& sorted,
+                     std::string* error) {
+  sorted.clear();
+  bool has_name = false;
+  for (const LabelRef& label : labels) {
+    if (label.name.empty()) return Fail(error, "empty label name");
+    if (label.name == kMetricNameLabel) {
+      if (!IsValidMetricName(label.value))
+        return Fail(error, "invalid metric name " + Quote(label.value));
+      has_name = true;
+    } else if (!IsValidLabelName(label.name)) {
+      return Fail(error, "invalid label name " + Quote(label.name));
+    }
+    if (!IsValidUtf8(label.value))
+      return Fail(error, "label " + Quote(label.name) + " value is not valid UTF-8");
+    if (!label.value.empty()) sorted.push_back(label);
+  }
+  if (!has_name) return Fail(error, "series without a metric name (__name__)");
+  // Series carry a handful of labels, usually sorted already: insertion sort beats std::sort here.
+  for (size_t i = 1; i < sorted.size(); ++i) {
+    LabelRef current = sorted[i];
+    size_t j = i;
+    for (; j > 0 && sorted[j - 1].name > current.name; --j) sorted[j] = sorted[j - 1];
+    sorted[j] = current;
+  }
+  for (size_t i = 1; i < sorted.size(); ++i) {
+    if (sorted[i].name == sorted[i - 1].name)
+      return Fail(error, "duplicate label name " + Quote(sorted[i].name));
+  }
+  // A duplicate whose copy had an empty value was dropped above; catch it too (rare: quadratic
+  // over at most DecodeLimits::max_labels_per_series labels).
+  if (sorted.size() < labels.size()) {
+    for (const LabelRef& label : labels) {
+      if (!label.value.empty()) continue;
+      for (const LabelRef& other : labels) {
+        if (&other != &label && other.name == label.name)
+          return Fail(error, "duplicate label name " + Quote(label.name));
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace podstat::remote_write
