@@ -1,0 +1,165 @@
+// The receiver's relay store: the newest sample of every allowed series that senders remote_write
+// to us, re-exposed on /metrics next to podstat's own metrics (the job of seed 004's k8s_exporter:
+// cAdvisor -> Prometheus -> us -> another Prometheus).
+//
+// Rules:
+//   - Only series whose metric name fully matches one of --receiver.allow-metric are kept; the
+//     rest are counted as filtered. Plain names are matched through a hash set; only patterns
+//     with regex syntax go to std::regex, and each metric name's verdict is cached.
+//   - --receiver.extra-label pairs are added to every stored series unless the series already has
+//     that label (Prometheus's external_labels rule: the series' own value wins).
+//   - Per series the newest sample by timestamp wins; an older or equal timestamp never replaces
+//     it (counted out_of_order). A stale marker as the newest sample removes the series: it ended.
+//   - A series not refreshed (no sample received for it) within ttl is expired.
+//   - At most max_series series. When full, new series are refused (counted; the request answers
+//     429) while samples of series already stored are still applied, so a full store stays fresh
+//     instead of going stale all at once.
+//   - A request is validated as a whole before any of it is applied: an invalid one changes
+//     nothing.
+// Thread-safe: one mutex; validation runs outside it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <regex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "podstat/remote_write/proto.h"
+
+namespace podstat::remote_write {
+
+using Clock = std::chrono::steady_clock;
+
+// The five cAdvisor metrics seed 004's relay forwards.
+std::vector<std::string> DefaultAllowMetrics();
+
+struct RelayOptions {
+  std::vector<std::string> allow_metrics = DefaultAllowMetrics();  // fully-anchored regexes
+  std::vector<Label> extra_labels;
+  std::chrono::milliseconds ttl = std::chrono::minutes(5);
+  size_t max_series = 50'000;
+};
+
+enum class IngestStatus {
+  kOk,             // 204
+  kInvalid,        // 400: nothing applied
+  kTooManySeries,  // 429: some new series refused, the rest applied
+};
+
+struct IngestResult {
+  IngestStatus status = IngestStatus::kOk;
+  std::string error;          // why, when kInvalid
+  size_t accepted = 0;        // samples newer than what was stored (or superseded in-request)
+  size_t filtered = 0;        // samples of metrics not allowed
+  size_t out_of_order = 0;    // samples not newer than the series' newest
+  size_t rejected = 0;        // samples of invalid requests or of refused new series
+  size_t refused_series = 0;  // new series refused by max_series
+};
+
+// One stored series, for exposition.
+struct RelaySeries {
+  std::vector<Label> labels;  // sorted by name, __name__ included, extra labels merged in
+  double value = 0;
+  int64_t timestamp_ms = 0;
+};
+
+struct RelayFamily {
+  std::string name;
+  std::vector<RelaySeries> series;  // sorted by labels
+};
+
+struct RelayStats {
+  uint64_t samples_accepted = 0;
+  uint64_t samples_filtered = 0;
+  uint64_t samples_out_of_order = 0;
+  uint64_t samples_rejected = 0;
+  uint64_t series_limit_rejections = 0;
+  size_t series = 0;
+  std::map<int, uint64_t> requests;  // by HTTP status code
+};
+
+class RelayStore {
+ public:
+  // Fails (nullptr, reason in *error) on a regex that does not compile, or an extra label with an
+  // invalid name, an empty value or a value that is not UTF-8.
+  static std::unique_ptr<RelayStore> Create(RelayOptions options, std::string* error);
+  RelayStore(const RelayStore&) = delete;
+  RelayStore& operator=(const RelayStore&) = delete;
+
+  IngestResult Ingest(const WriteRequestView& request, Clock::time_point now);
+
+  // The live series (expired ones are dropped first), grouped by metric name, families sorted.
+  std::vector<RelayFamily> Collect(Clock::time_point now);
+
+  // The live series as text exposition (format 0.0.4): per family "# HELP", "# TYPE name untyped"
+  // and one line per series, without timestamps -- the relay re-exposes the latest value as a
+  // current reading (as seed 004 does), and an explicit old timestamp would make the scraping
+  // Prometheus skip staleness handling or reject the sample as out of bounds.
+  // Families for which skip_family returns true are left out: the caller passes the names its own
+  // exposition already has, since one family must not appear twice on a page (promtool rejects
+  // it). Those series are then not re-exposed; merging them into the caller's family is the
+  // alternative, via Collect().
+  std::string RenderExposition(Clock::time_point now,
+                               const std::function<bool(std::string_view)>& skip_family = {});
+
+  // Counts one answered request (HandleWrite calls it).
+  void CountRequest(int status_code);
+
+  RelayStats Stats() const;
+
+  // podstat_receiver_{requests_total{code},samples_total{result},series,
+  // series_limit_rejections_total} as text exposition.
+  std::string RenderSelfMetrics() const;
+
+ private:
+  struct Entry {
+    std::string name;        // metric name
+    std::string label_text;  // rendered {...} part, escaped, without __name__
+    std::vector<Label> labels;
+    double value = 0;
+    int64_t timestamp_ms = 0;
+    Clock::time_point refreshed;
+  };
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using EntryMap = std::unordered_map<std::string, Entry, StringHash, std::equal_to<>>;
+
+  explicit RelayStore(RelayOptions options) : options_(std::move(options)) {}
+  bool Allowed(std::string_view metric_name);
+  void ExpireLocked(Clock::time_point now);
+  void ApplySeriesLocked(std::span<const LabelRef> sorted_labels, std::string_view metric_name,
+                         std::span<const Sample> samples, Clock::time_point now, bool* swept,
+                         IngestResult& result);
+  std::vector<const Entry*> SortedEntriesLocked() const;
+
+  const RelayOptions options_;
+  std::unordered_set<std::string, StringHash, std::equal_to<>> exact_names_;
+  std::vector<std::regex> patterns_;
+
+  mutable std::mutex mutex_;
+  EntryMap entries_;
+  std::unordered_map<std::string, bool, StringHash, std::equal_to<>> verdicts_;  // name -> allowed
+  Clock::time_point last_sweep_{};
+  std::string key_;  // scratch for series keys
+  RelayStats stats_;
+};
+
+// Text exposition of families (as Collect returns them), one "# TYPE name untyped" each.
+std::string RenderFamilies(const std::vector<RelayFamily>& families);
+
+// Exposition helpers, shared with the sender's self-metrics.
+void AppendEscapedLabelValue(std::string& out, std::string_view value);
+void AppendSampleValue(std::string& out, double value);
+
+}  // namespace podstat::remote_write

@@ -1,0 +1,353 @@
+#include "podstat/remote_write/relay_store.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <thread>
+
+namespace podstat::remote_write {
+namespace {
+
+using std::chrono::seconds;
+
+const Clock::time_point kT0 = Clock::time_point() + std::chrono::hours(1);
+
+TimeSeries Series(std::vector<Label> labels, std::vector<Sample> samples) {
+  return {std::move(labels), std::move(samples)};
+}
+
+TimeSeries Mem(std::string pod, double value, int64_t ts) {
+  return Series({{"__name__", "container_memory_usage_bytes"}, {"pod", std::move(pod)}},
+                {{value, ts}});
+}
+
+std::unique_ptr<RelayStore> MakeStore(RelayOptions options = {}) {
+  std::string error;
+  auto store = RelayStore::Create(std::move(options), &error);
+  EXPECT_TRUE(store) << error;
+  return store;
+}
+
+IngestResult Ingest(RelayStore& store, const WriteRequest& request, Clock::time_point now = kT0) {
+  WriteRequestView view;
+  MakeView(request, view);
+  return store.Ingest(view, now);
+}
+
+// The stored value of the only series of the only family, or NaN.
+double OnlyValue(RelayStore& store, Clock::time_point now = kT0) {
+  const auto families = store.Collect(now);
+  if (families.size() != 1 || families[0].series.size() != 1)
+    return std::numeric_limits<double>::quiet_NaN();
+  return families[0].series[0].value;
+}
+
+TEST(RelayStore, DefaultAllowListIsSeed004sFiveMetrics) {
+  const auto names = DefaultAllowMetrics();
+  EXPECT_EQ(names.size(), 5u);
+  auto store = MakeStore();
+  WriteRequest request;
+  for (const auto& name : names)
+    request.timeseries.push_back(Series({{"__name__", name}}, {{1, 1}}));
+  request.timeseries.push_back(Series({{"__name__", "node_load1"}}, {{1, 1}, {2, 2}}));
+  request.timeseries.push_back(Series({{"__name__", "container_memory_usage_bytes_x"}}, {{1, 1}}));
+  const IngestResult result = Ingest(*store, request);
+  EXPECT_EQ(result.status, IngestStatus::kOk);
+  EXPECT_EQ(result.accepted, 5u);
+  EXPECT_EQ(result.filtered, 3u);
+  EXPECT_EQ(store->Collect(kT0).size(), 5u);
+}
+
+TEST(RelayStore, RegexPatternsAreFullyAnchored) {
+  RelayOptions options;
+  options.allow_metrics = {"container_fs_.*", "up"};
+  auto store = MakeStore(options);
+  WriteRequest request;
+  for (const char* name :
+       {"container_fs_usage_bytes", "xcontainer_fs_a", "up", "upx", "container_x"})
+    request.timeseries.push_back(Series({{"__name__", name}}, {{1, 1}}));
+  const IngestResult result = Ingest(*store, request);
+  EXPECT_EQ(result.accepted, 2u);
+  EXPECT_EQ(result.filtered, 3u);
+  const auto families = store->Collect(kT0);
+  ASSERT_EQ(families.size(), 2u);
+  EXPECT_EQ(families[0].name, "container_fs_usage_bytes");
+  EXPECT_EQ(families[1].name, "up");
+  // Verdicts are cached; the second pass must agree.
+  EXPECT_EQ(Ingest(*store, request).filtered, 3u);
+}
+
+TEST(RelayStore, CreateRejectsBadOptions) {
+  std::string error;
+  RelayOptions options;
+  options.allow_metrics = {"container_(("};
+  EXPECT_FALSE(RelayStore::Create(options, &error));
+  EXPECT_NE(error.find("container_(("), std::string::npos) << error;
+  options = {};
+  options.extra_labels = {{"bad-name", "x"}};
+  EXPECT_FALSE(RelayStore::Create(options, &error));
+  options.extra_labels = {{"cluster", ""}};
+  EXPECT_FALSE(RelayStore::Create(options, &error));
+  options.extra_labels = {{"cluster", "a"}, {"cluster", "b"}};
+  EXPECT_FALSE(RelayStore::Create(options, &error));
+  options.extra_labels = {{"__name__", "a"}};
+  EXPECT_FALSE(RelayStore::Create(options, &error));
+  options = {};
+  options.max_series = 0;
+  EXPECT_FALSE(RelayStore::Create(options, &error));
+}
+
+TEST(RelayStore, ExtraLabelsAreAddedUnlessTheSeriesHasThem) {
+  RelayOptions options;
+  options.extra_labels = {{"zone", "z1"}, {"cluster", "c1"}};
+  auto store = MakeStore(options);
+  WriteRequest request;
+  request.timeseries.push_back(Mem("a", 1, 1));
+  TimeSeries own = Mem("b", 2, 1);
+  own.labels.push_back({"cluster", "mine"});
+  request.timeseries.push_back(own);
+  ASSERT_EQ(Ingest(*store, request).accepted, 2u);
+  const auto families = store->Collect(kT0);
+  ASSERT_EQ(families.size(), 1u);
+  ASSERT_EQ(families[0].series.size(), 2u);
+  const std::vector<Label> want_a = {{"__name__", "container_memory_usage_bytes"},
+                                     {"cluster", "c1"},
+                                     {"pod", "a"},
+                                     {"zone", "z1"}};
+  EXPECT_EQ(families[0].series[0].labels, want_a);
+  const std::vector<Label> want_b = {{"__name__", "container_memory_usage_bytes"},
+                                     {"cluster", "mine"},
+                                     {"pod", "b"},
+                                     {"zone", "z1"}};
+  EXPECT_EQ(families[0].series[1].labels, want_b);
+}
+
+TEST(RelayStore, UnsortedLabelsNameTheSameSeries) {
+  auto store = MakeStore();
+  WriteRequest first, second;
+  first.timeseries.push_back(
+      Series({{"__name__", "container_fs_usage_bytes"}, {"a", "1"}, {"b", "2"}}, {{1, 10}}));
+  second.timeseries.push_back(
+      Series({{"b", "2"}, {"a", "1"}, {"__name__", "container_fs_usage_bytes"}}, {{2, 20}}));
+  Ingest(*store, first);
+  Ingest(*store, second);
+  EXPECT_EQ(OnlyValue(*store), 2);
+}
+
+TEST(RelayStore, KeepsTheNewestSampleAndNeverGoesBack) {
+  auto store = MakeStore();
+  WriteRequest request;
+  request.timeseries.push_back(Mem("a", 5, 500));
+  EXPECT_EQ(Ingest(*store, request).accepted, 1u);
+  // Older and equal timestamps are ignored and counted.
+  request.timeseries = {Mem("a", 4, 400)};
+  IngestResult result = Ingest(*store, request);
+  EXPECT_EQ(result.out_of_order, 1u);
+  EXPECT_EQ(result.accepted, 0u);
+  request.timeseries = {Mem("a", 9, 500)};
+  EXPECT_EQ(Ingest(*store, request).out_of_order, 1u);
+  EXPECT_EQ(OnlyValue(*store), 5);
+  // Out of order within one request: the newest wins, the later-but-older one is ignored.
+  request.timeseries = {Series(Mem("a", 0, 0).labels, {{6, 600}, {8, 800}, {7, 700}})};
+  result = Ingest(*store, request);
+  EXPECT_EQ(result.accepted, 2u);
+  EXPECT_EQ(result.out_of_order, 1u);
+  EXPECT_EQ(OnlyValue(*store), 8);
+  const auto stats = store->Stats();
+  EXPECT_EQ(stats.samples_accepted, 3u);
+  EXPECT_EQ(stats.samples_out_of_order, 3u);
+}
+
+TEST(RelayStore, NaNAndInfAreValidValues) {
+  auto store = MakeStore();
+  WriteRequest request;
+  request.timeseries.push_back(Mem("nan", std::numeric_limits<double>::quiet_NaN(), 1));
+  request.timeseries.push_back(Mem("inf", std::numeric_limits<double>::infinity(), 1));
+  request.timeseries.push_back(Mem("ninf", -std::numeric_limits<double>::infinity(), 1));
+  EXPECT_EQ(Ingest(*store, request).accepted, 3u);
+  const std::string text = store->RenderExposition(kT0);
+  EXPECT_NE(text.find("{pod=\"nan\"} NaN\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("{pod=\"inf\"} +Inf\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("{pod=\"ninf\"} -Inf\n"), std::string::npos) << text;
+}
+
+TEST(RelayStore, StaleMarkerEndsTheSeries) {
+  auto store = MakeStore();
+  WriteRequest request;
+  request.timeseries.push_back(Mem("a", 1, 100));
+  request.timeseries.push_back(Mem("b", 1, 100));
+  Ingest(*store, request);
+  request.timeseries = {Mem("a", StaleMarker(), 200)};
+  EXPECT_EQ(Ingest(*store, request).accepted, 1u);
+  const auto families = store->Collect(kT0);
+  ASSERT_EQ(families.size(), 1u);
+  ASSERT_EQ(families[0].series.size(), 1u);
+  EXPECT_EQ(families[0].series[0].labels[1].value, "b");
+  // A stale marker for a series never stored creates nothing.
+  request.timeseries = {Mem("never", StaleMarker(), 200)};
+  Ingest(*store, request);
+  EXPECT_EQ(store->Stats().series, 1u);
+}
+
+TEST(RelayStore, ExpiresSeriesNotRefreshedWithinTtl) {
+  RelayOptions options;
+  options.ttl = seconds(60);
+  auto store = MakeStore(options);
+  WriteRequest request;
+  request.timeseries = {Mem("old", 1, 1), Mem("fresh", 1, 1)};
+  Ingest(*store, request, kT0);
+  request.timeseries = {Mem("fresh", 2, 2)};
+  Ingest(*store, request, kT0 + seconds(50));
+  EXPECT_EQ(store->Collect(kT0 + seconds(60))[0].series.size(), 2u);
+  const auto families = store->Collect(kT0 + seconds(61));
+  ASSERT_EQ(families.size(), 1u);
+  ASSERT_EQ(families[0].series.size(), 1u);
+  EXPECT_EQ(families[0].series[0].value, 2);
+  EXPECT_TRUE(store->Collect(kT0 + seconds(111)).empty());
+  EXPECT_EQ(store->Stats().series, 0u);
+}
+
+TEST(RelayStore, SeriesLimitRefusesNewSeriesButKeepsExistingFresh) {
+  RelayOptions options;
+  options.max_series = 2;
+  options.ttl = seconds(60);
+  auto store = MakeStore(options);
+  WriteRequest request;
+  request.timeseries = {Mem("a", 1, 1), Mem("b", 1, 1)};
+  EXPECT_EQ(Ingest(*store, request).status, IngestStatus::kOk);
+  request.timeseries = {Mem("a", 2, 2), Mem("c", 2, 2), Mem("d", 2, 2)};
+  const IngestResult result = Ingest(*store, request, kT0 + seconds(30));
+  EXPECT_EQ(result.status, IngestStatus::kTooManySeries);
+  EXPECT_EQ(result.refused_series, 2u);
+  EXPECT_EQ(result.rejected, 2u);
+  EXPECT_EQ(result.accepted, 1u);
+  auto families = store->Collect(kT0 + seconds(30));
+  ASSERT_EQ(families[0].series.size(), 2u);
+  EXPECT_EQ(families[0].series[0].value, 2);  // a was updated
+  EXPECT_EQ(store->Stats().series_limit_rejections, 2u);
+  // Once b expires there is room for c.
+  request.timeseries = {Mem("a", 3, 3), Mem("c", 3, 3)};
+  EXPECT_EQ(Ingest(*store, request, kT0 + seconds(70)).status, IngestStatus::kOk);
+  families = store->Collect(kT0 + seconds(70));
+  ASSERT_EQ(families[0].series.size(), 2u);
+  EXPECT_EQ(families[0].series[1].labels[1].value, "c");
+}
+
+TEST(RelayStore, InvalidRequestChangesNothing) {
+  auto store = MakeStore();
+  WriteRequest good;
+  good.timeseries = {Mem("a", 1, 1)};
+  Ingest(*store, good);
+  WriteRequest bad;
+  bad.timeseries = {Mem("a", 99, 99), Mem("new", 5, 5),
+                    Series({{"__name__", "container_fs_usage_bytes"}, {"x", "\xc3"}}, {{1, 1}})};
+  const IngestResult result = Ingest(*store, bad);
+  EXPECT_EQ(result.status, IngestStatus::kInvalid);
+  EXPECT_EQ(result.error, "label \"x\" value is not valid UTF-8");
+  EXPECT_EQ(result.rejected, 3u);
+  EXPECT_EQ(OnlyValue(*store), 1);
+  EXPECT_EQ(store->Stats().samples_rejected, 3u);
+}
+
+TEST(RelayStore, ExpositionIsGroupedEscapedAndTyped) {
+  auto store = MakeStore();
+  WriteRequest request;
+  request.timeseries = {
+      Series({{"__name__", "container_fs_usage_bytes"}, {"pod", "b"}}, {{122880, 1}}),
+      Mem("quote\"back\\slash\nnewline", 229376, 1),
+      Series({{"__name__", "container_fs_usage_bytes"}, {"pod", "a"}}, {{4.2090070016e+10, 1}}),
+      Mem("plain", 0.5, 1),
+  };
+  Ingest(*store, request);
+  const std::string text = store->RenderExposition(kT0);
+  const std::string want =
+      "# HELP container_fs_usage_bytes Relayed from remote_write by podstat's receiver.\n"
+      "# TYPE container_fs_usage_bytes untyped\n"
+      "container_fs_usage_bytes{pod=\"a\"} 42090070016\n"
+      "container_fs_usage_bytes{pod=\"b\"} 122880\n"
+      "# HELP container_memory_usage_bytes Relayed from remote_write by podstat's receiver.\n"
+      "# TYPE container_memory_usage_bytes untyped\n"
+      "container_memory_usage_bytes{pod=\"plain\"} 0.5\n"
+      "container_memory_usage_bytes{pod=\"quote\\\"back\\\\slash\\nnewline\"} 229376\n";
+  EXPECT_EQ(text, want);
+  EXPECT_EQ(RenderFamilies(store->Collect(kT0)), want);
+  // A family the caller already exposes is left out.
+  const std::string skipped = store->RenderExposition(
+      kT0, [](std::string_view name) { return name == "container_fs_usage_bytes"; });
+  EXPECT_EQ(skipped.find("container_fs_usage_bytes"), std::string::npos);
+  EXPECT_NE(skipped.find("container_memory_usage_bytes{pod=\"plain\"} 0.5"), std::string::npos);
+}
+
+TEST(RelayStore, SelfMetrics) {
+  RelayOptions options;
+  options.max_series = 1;
+  auto store = MakeStore(options);
+  WriteRequest request;
+  request.timeseries = {Mem("a", 1, 1), Mem("b", 1, 1), Series({{"__name__", "other"}}, {{1, 1}})};
+  Ingest(*store, request);
+  store->CountRequest(429);
+  store->CountRequest(503);
+  const std::string text = store->RenderSelfMetrics();
+  for (const char* line : {
+           "podstat_receiver_requests_total{code=\"204\"} 0\n",
+           "podstat_receiver_requests_total{code=\"429\"} 1\n",
+           "podstat_receiver_requests_total{code=\"503\"} 1\n",
+           "podstat_receiver_samples_total{result=\"accepted\"} 1\n",
+           "podstat_receiver_samples_total{result=\"filtered\"} 1\n",
+           "podstat_receiver_samples_total{result=\"rejected\"} 1\n",
+           "podstat_receiver_samples_total{result=\"out_of_order\"} 0\n",
+           "podstat_receiver_series 1\n",
+           "podstat_receiver_series_limit_rejections_total 1\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << " missing from\n" << text;
+  }
+}
+
+TEST(RelayStore, ConcurrentIngestAndScrape) {
+  auto store = MakeStore();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        WriteRequest request;
+        request.timeseries = {Mem("p" + std::to_string(t) + "-" + std::to_string(i % 10), i, i)};
+        Ingest(*store, request);
+        if (i % 20 == 0) store->RenderExposition(kT0);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(store->Stats().series, 40u);
+  EXPECT_EQ(store->Stats().samples_accepted, 800u);
+}
+
+// promtool's linter over everything the relay exposes, when promtool is installed.
+TEST(RelayStore, PromtoolAcceptsTheExposition) {
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) GTEST_SKIP() << "no promtool";
+  RelayOptions options;
+  options.extra_labels = {{"cluster", "k8s"}};
+  auto store = MakeStore(options);
+  WriteRequest request;
+  request.timeseries = {Mem("a\"b\\c\nd", 1, 1),
+                        Mem("ü", std::numeric_limits<double>::quiet_NaN(), 1),
+                        Series({{"__name__", "container_fs_limit_bytes"}}, {{-1e300, 1}})};
+  Ingest(*store, request);
+  const std::string text = store->RenderExposition(kT0) + store->RenderSelfMetrics();
+  const std::string path = ::testing::TempDir() + "/relay_exposition.txt";
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_TRUE(f);
+  std::fwrite(text.data(), 1, text.size(), f);
+  std::fclose(f);
+  const std::string command = "promtool check metrics < " + path + " 2>&1";
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_TRUE(pipe);
+  std::string output;
+  char buffer[512];
+  while (size_t n = std::fread(buffer, 1, sizeof(buffer), pipe)) output.append(buffer, n);
+  EXPECT_EQ(::pclose(pipe), 0) << output << "\n" << text;
+}
+
+}  // namespace
+}  // namespace podstat::remote_write

@@ -1,0 +1,106 @@
+#include "podstat/remote_write/receiver.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "podstat/remote_write/snappy.h"
+
+namespace podstat::remote_write {
+namespace {
+
+constexpr std::string_view kProtobufType = "application/x-protobuf";
+constexpr std::string_view kProtoV1 = "prometheus.WriteRequest";
+constexpr std::string_view kProtoV2 = "io.prometheus.write.v2.Request";
+
+std::string_view TrimSpace(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+ReceiverResponse Answer(int status, std::string reason) { return {status, std::move(reason)}; }
+
+// "application/x-protobuf;proto=prometheus.WriteRequest" -> nullopt when acceptable, else a 415.
+std::optional<ReceiverResponse> CheckContentType(std::string_view content_type) {
+  content_type = TrimSpace(content_type);
+  if (content_type.empty()) return std::nullopt;
+  const size_t semicolon = content_type.find(';');
+  if (!EqualsIgnoreCase(TrimSpace(content_type.substr(0, semicolon)), kProtobufType))
+    return Answer(415, "Content-Type must be application/x-protobuf");
+  std::string_view params =
+      semicolon == std::string_view::npos ? std::string_view() : content_type.substr(semicolon + 1);
+  while (!params.empty()) {
+    const size_t next = params.find(';');
+    const std::string_view param = TrimSpace(params.substr(0, next));
+    params = next == std::string_view::npos ? std::string_view() : params.substr(next + 1);
+    const size_t equals = param.find('=');
+    if (equals == std::string_view::npos) continue;
+    if (!EqualsIgnoreCase(TrimSpace(param.substr(0, equals)), "proto")) continue;
+    std::string_view proto = TrimSpace(param.substr(equals + 1));
+    if (proto.size() >= 2 && proto.front() == '"' && proto.back() == '"')
+      proto = proto.substr(1, proto.size() - 2);
+    if (proto == kProtoV2)
+      return Answer(415,
+                    "remote write 2.0 (io.prometheus.write.v2.Request) is not supported; send "
+                    "1.0 (prometheus.WriteRequest)");
+    if (proto != kProtoV1) return Answer(415, "unsupported proto; only prometheus.WriteRequest");
+  }
+  return std::nullopt;
+}
+
+ReceiverResponse Process(std::string_view content_type, std::string_view content_encoding,
+                         std::string_view body, const ReceiverLimits& limits, RelayStore& store,
+                         Clock::time_point now) {
+  if (auto refused = CheckWriteHeaders(content_type, content_encoding, body.size(), limits))
+    return *refused;
+  std::string error;
+  const std::optional<std::string> decoded =
+      SnappyUncompress(body, limits.max_decoded_bytes, &error);
+  if (!decoded) return Answer(400, "snappy: " + error);
+  WriteRequestView request;
+  if (!DecodeWriteRequest(*decoded, request, &error, limits.decode))
+    return Answer(400, "protobuf: " + error);
+  IngestResult result = store.Ingest(request, now);
+  switch (result.status) {
+    case IngestStatus::kInvalid:
+      return Answer(400, "invalid series: " + result.error);
+    case IngestStatus::kTooManySeries:
+      return Answer(429, "series limit reached: " + std::to_string(result.refused_series) +
+                             " new series refused");
+    case IngestStatus::kOk:
+      break;
+  }
+  return Answer(204, "");
+}
+
+}  // namespace
+
+std::optional<ReceiverResponse> CheckWriteHeaders(std::string_view content_type,
+                                                  std::string_view content_encoding,
+                                                  std::optional<size_t> content_length,
+                                                  const ReceiverLimits& limits) {
+  const std::string_view encoding = TrimSpace(content_encoding);
+  if (!encoding.empty() && !EqualsIgnoreCase(encoding, "snappy"))
+    return Answer(415, "Content-Encoding must be snappy");
+  if (auto refused = CheckContentType(content_type)) return refused;
+  if (content_length && *content_length > limits.max_body_bytes)
+    return Answer(413, "body over " + std::to_string(limits.max_body_bytes) + " bytes");
+  return std::nullopt;
+}
+
+ReceiverResponse HandleWrite(std::string_view content_type, std::string_view content_encoding,
+                             std::string_view body, const ReceiverLimits& limits, RelayStore& store,
+                             Clock::time_point now) {
+  ReceiverResponse response = Process(content_type, content_encoding, body, limits, store, now);
+  store.CountRequest(response.status);
+  return response;
+}
+
+}  // namespace podstat::remote_write

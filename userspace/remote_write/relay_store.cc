@@ -1,0 +1,398 @@
+#include "podstat/remote_write/relay_store.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <optional>
+
+#include "podstat/remote_write/validate.h"
+
+namespace podstat::remote_write {
+namespace {
+
+// Expiry scans every series; on ingest do it at most this often (and whenever the store is full).
+constexpr auto kMaxSweepInterval = std::chrono::seconds(1);
+
+// Label names and metric names never contain 0xff, and valid UTF-8 never does either, so it
+// separates the parts of a series key unambiguously.
+constexpr char kKeySeparator = '\xff';
+
+bool IsPlainName(std::string_view pattern) {
+  return !pattern.empty() && std::all_of(pattern.begin(), pattern.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == ':';
+  });
+}
+
+// Calls f(name, value) for the union of sorted series labels and sorted extra labels, in name
+// order; on a clash the series' label wins.
+template <typename F>
+void MergeLabels(std::span<const LabelRef> labels, const std::vector<Label>& extra, F&& f) {
+  size_t i = 0, j = 0;
+  while (i < labels.size() || j < extra.size()) {
+    if (j == extra.size() || (i < labels.size() && labels[i].name <= extra[j].name)) {
+      if (j < extra.size() && labels[i].name == extra[j].name) ++j;
+      f(labels[i].name, labels[i].value);
+      ++i;
+    } else {
+      f(std::string_view(extra[j].name), std::string_view(extra[j].value));
+      ++j;
+    }
+  }
+}
+
+void AppendLabelText(std::string& out, std::string_view name, std::string_view value) {
+  out += out.empty() ? '{' : ',';
+  out += name;
+  out += "=\"";
+  AppendEscapedLabelValue(out, value);
+  out += '"';
+}
+
+std::string_view FindMetricName(std::span<const LabelRef> sorted) {
+  for (const LabelRef& label : sorted)
+    if (label.name == kMetricNameLabel) return label.value;
+  return {};
+}
+
+void AppendCounter(std::string& out, std::string_view name, std::string_view labels,
+                   uint64_t value) {
+  out += name;
+  out += labels;
+  out += ' ';
+  out += std::to_string(value);
+  out += '\n';
+}
+
+}  // namespace
+
+std::vector<std::string> DefaultAllowMetrics() {
+  return {"container_cpu_load_average_10s", "container_memory_usage_bytes",
+          "container_memory_max_usage_bytes", "container_fs_usage_bytes",
+          "container_fs_limit_bytes"};
+}
+
+void AppendEscapedLabelValue(std::string& out, std::string_view value) {
+  for (char c : value) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
+    }
+  }
+}
+
+void AppendSampleValue(std::string& out, double value) {
+  if (std::isnan(value)) {
+    out += "NaN";
+  } else if (std::isinf(value)) {
+    out += value > 0 ? "+Inf" : "-Inf";
+  } else {
+    char buffer[32];
+    const auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
+    out.append(buffer, result.ptr);
+  }
+}
+
+std::unique_ptr<RelayStore> RelayStore::Create(RelayOptions options, std::string* error) {
+  auto fail = [&](std::string reason) {
+    if (error) *error = std::move(reason);
+    return nullptr;
+  };
+  for (const Label& label : options.extra_labels) {
+    if (!IsValidLabelName(label.name) || label.name == kMetricNameLabel)
+      return fail("invalid extra label name \"" + label.name + "\"");
+    if (label.value.empty() || !IsValidUtf8(label.value))
+      return fail("extra label " + label.name + " needs a non-empty UTF-8 value");
+  }
+  std::sort(options.extra_labels.begin(), options.extra_labels.end(),
+            [](const Label& a, const Label& b) { return a.name < b.name; });
+  for (size_t i = 1; i < options.extra_labels.size(); ++i) {
+    if (options.extra_labels[i].name == options.extra_labels[i - 1].name)
+      return fail("extra label " + options.extra_labels[i].name + " given twice");
+  }
+  if (options.max_series == 0) return fail("max series must be positive");
+
+  std::unique_ptr<RelayStore> store(new RelayStore(options));
+  for (const std::string& pattern : options.allow_metrics) {
+    if (IsPlainName(pattern)) {
+      store->exact_names_.insert(pattern);
+      continue;
+    }
+    try {
+      store->patterns_.emplace_back(pattern, std::regex::ECMAScript | std::regex::optimize);
+    } catch (const std::regex_error& e) {
+      return fail("invalid --receiver.allow-metric regex \"" + pattern + "\": " + e.what());
+    }
+  }
+  return store;
+}
+
+bool RelayStore::Allowed(std::string_view metric_name) {
+  if (exact_names_.find(metric_name) != exact_names_.end()) return true;
+  if (patterns_.empty()) return false;
+  if (auto it = verdicts_.find(metric_name); it != verdicts_.end()) return it->second;
+  const std::string name(metric_name);
+  const bool allowed = std::any_of(patterns_.begin(), patterns_.end(), [&](const std::regex& re) {
+    return std::regex_match(name, re);
+  });
+  // Bounded: a sender inventing endless names must not grow the cache without limit.
+  constexpr size_t kMaxCachedVerdicts = 10'000;
+  if (verdicts_.size() < kMaxCachedVerdicts) verdicts_.emplace(name, allowed);
+  return allowed;
+}
+
+void RelayStore::ExpireLocked(Clock::time_point now) {
+  last_sweep_ = now;
+  std::erase_if(entries_,
+                [&](const auto& item) { return now - item.second.refreshed > options_.ttl; });
+}
+
+IngestResult RelayStore::Ingest(const WriteRequestView& request, Clock::time_point now) {
+  IngestResult result;
+  // Phase 1, without the lock: validate every series and keep its labels sorted.
+  std::vector<LabelRef> sorted;
+  std::vector<LabelRef> all_sorted;
+  std::vector<std::pair<uint32_t, uint32_t>> ranges;  // into all_sorted
+  all_sorted.reserve(request.labels.size());
+  ranges.reserve(request.series.size());
+  for (const SeriesRef& series : request.series) {
+    if (!NormalizeLabels(request.LabelsOf(series), sorted, &result.error)) {
+      result.status = IngestStatus::kInvalid;
+      result.rejected = request.samples.size();
+      std::lock_guard lock(mutex_);
+      stats_.samples_rejected += result.rejected;
+      return result;
+    }
+    ranges.emplace_back(static_cast<uint32_t>(all_sorted.size()),
+                        static_cast<uint32_t>(sorted.size()));
+    all_sorted.insert(all_sorted.end(), sorted.begin(), sorted.end());
+  }
+
+  // Phase 2: apply.
+  std::lock_guard lock(mutex_);
+  bool swept = false;
+  const auto sweep_interval =
+      std::min<Clock::duration>(options_.ttl, Clock::duration(kMaxSweepInterval));
+  if (now - last_sweep_ >= sweep_interval) {
+    ExpireLocked(now);
+    swept = true;
+  }
+  for (size_t i = 0; i < request.series.size(); ++i) {
+    const std::span<const LabelRef> labels(all_sorted.data() + ranges[i].first, ranges[i].second);
+    ApplySeriesLocked(labels, FindMetricName(labels), request.SamplesOf(request.series[i]), now,
+                      &swept, result);
+  }
+  if (result.refused_series > 0) result.status = IngestStatus::kTooManySeries;
+  stats_.samples_accepted += result.accepted;
+  stats_.samples_filtered += result.filtered;
+  stats_.samples_out_of_order += result.out_of_order;
+  stats_.samples_rejected += result.rejected;
+  stats_.series_limit_rejections += result.refused_series;
+  return result;
+}
+
+void RelayStore::ApplySeriesLocked(std::span<const LabelRef> sorted_labels,
+                                   std::string_view metric_name, std::span<const Sample> samples,
+                                   Clock::time_point now, bool* swept, IngestResult& result) {
+  if (samples.empty()) return;
+  if (!Allowed(metric_name)) {
+    result.filtered += samples.size();
+    return;
+  }
+  key_.clear();
+  MergeLabels(sorted_labels, options_.extra_labels,
+              [&](std::string_view name, std::string_view value) {
+                key_ += name;
+                key_ += kKeySeparator;
+                key_ += value;
+                key_ += kKeySeparator;
+              });
+  auto it = entries_.find(std::string_view(key_));
+  const bool exists = it != entries_.end();
+
+  // The newest sample, never going back from what is stored.
+  std::optional<int64_t> newest_ts;
+  if (exists) newest_ts = it->second.timestamp_ms;
+  const Sample* newest = nullptr;
+  size_t accepted = 0;
+  for (const Sample& sample : samples) {
+    if (newest_ts && sample.timestamp_ms <= *newest_ts) continue;
+    ++accepted;
+    newest_ts = sample.timestamp_ms;
+    newest = &sample;
+  }
+  const size_t out_of_order = samples.size() - accepted;
+
+  if (exists) {
+    result.accepted += accepted;
+    result.out_of_order += out_of_order;
+    Entry& entry = it->second;
+    entry.refreshed = now;
+    if (newest == nullptr) return;
+    if (IsStaleMarker(newest->value)) {
+      entries_.erase(it);
+      return;
+    }
+    entry.value = newest->value;
+    entry.timestamp_ms = newest->timestamp_ms;
+    return;
+  }
+  if (IsStaleMarker(newest->value)) {  // ended before we ever stored it: nothing to keep
+    result.accepted += accepted;
+    result.out_of_order += out_of_order;
+    return;
+  }
+  if (entries_.size() >= options_.max_series && !*swept) {
+    ExpireLocked(now);
+    *swept = true;
+  }
+  if (entries_.size() >= options_.max_series) {
+    result.rejected += samples.size();
+    ++result.refused_series;
+    return;
+  }
+  result.accepted += accepted;
+  result.out_of_order += out_of_order;
+  Entry entry;
+  entry.name = std::string(metric_name);
+  MergeLabels(sorted_labels, options_.extra_labels,
+              [&](std::string_view name, std::string_view value) {
+                entry.labels.push_back({std::string(name), std::string(value)});
+                if (name != kMetricNameLabel) AppendLabelText(entry.label_text, name, value);
+              });
+  if (!entry.label_text.empty()) entry.label_text += '}';
+  entry.value = newest->value;
+  entry.timestamp_ms = newest->timestamp_ms;
+  entry.refreshed = now;
+  entries_.emplace(key_, std::move(entry));
+}
+
+std::vector<const RelayStore::Entry*> RelayStore::SortedEntriesLocked() const {
+  std::vector<const Entry*> sorted;
+  sorted.reserve(entries_.size());
+  for (const auto& item : entries_) sorted.push_back(&item.second);
+  std::sort(sorted.begin(), sorted.end(), [](const Entry* a, const Entry* b) {
+    if (a->name != b->name) return a->name < b->name;
+    return a->label_text < b->label_text;
+  });
+  return sorted;
+}
+
+std::vector<RelayFamily> RelayStore::Collect(Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  ExpireLocked(now);
+  std::vector<RelayFamily> families;
+  for (const Entry* entry : SortedEntriesLocked()) {
+    if (families.empty() || families.back().name != entry->name)
+      families.push_back({entry->name, {}});
+    families.back().series.push_back({entry->labels, entry->value, entry->timestamp_ms});
+  }
+  return families;
+}
+
+std::string RelayStore::RenderExposition(Clock::time_point now,
+                                         const std::function<bool(std::string_view)>& skip_family) {
+  std::lock_guard lock(mutex_);
+  ExpireLocked(now);
+  std::string out;
+  std::string_view family;
+  bool skipping = false;
+  for (const Entry* entry : SortedEntriesLocked()) {
+    if (entry->name != family) {
+      family = entry->name;
+      skipping = skip_family && skip_family(family);
+      if (!skipping) {
+        out += "# HELP " + entry->name + " Relayed from remote_write by podstat's receiver.\n";
+        out += "# TYPE " + entry->name + " untyped\n";
+      }
+    }
+    if (skipping) continue;
+    out += entry->name;
+    out += entry->label_text;
+    out += ' ';
+    AppendSampleValue(out, entry->value);
+    out += '\n';
+  }
+  return out;
+}
+
+std::string RenderFamilies(const std::vector<RelayFamily>& families) {
+  std::string out;
+  for (const RelayFamily& family : families) {
+    out += "# HELP " + family.name + " Relayed from remote_write by podstat's receiver.\n";
+    out += "# TYPE " + family.name + " untyped\n";
+    for (const RelaySeries& series : family.series) {
+      out += family.name;
+      std::string labels;
+      for (const Label& label : series.labels)
+        if (label.name != kMetricNameLabel) AppendLabelText(labels, label.name, label.value);
+      if (!labels.empty()) labels += '}';
+      out += labels;
+      out += ' ';
+      AppendSampleValue(out, series.value);
+      out += '\n';
+    }
+  }
+  return out;
+}
+
+void RelayStore::CountRequest(int status_code) {
+  std::lock_guard lock(mutex_);
+  ++stats_.requests[status_code];
+}
+
+RelayStats RelayStore::Stats() const {
+  std::lock_guard lock(mutex_);
+  RelayStats stats = stats_;
+  stats.series = entries_.size();
+  return stats;
+}
+
+std::string RelayStore::RenderSelfMetrics() const {
+  const RelayStats stats = Stats();
+  std::string out;
+  out +=
+      "# HELP podstat_receiver_requests_total Remote write requests received, by HTTP status "
+      "code answered.\n"
+      "# TYPE podstat_receiver_requests_total counter\n";
+  std::map<int, uint64_t> requests = stats.requests;
+  for (int code : {204, 400, 413, 415, 429}) requests.emplace(code, 0);  // present from the start
+  for (const auto& [code, count] : requests)
+    AppendCounter(out, "podstat_receiver_requests_total", "{code=\"" + std::to_string(code) + "\"}",
+                  count);
+  out +=
+      "# HELP podstat_receiver_samples_total Samples received, by result: accepted (newest so "
+      "far), filtered (metric not allowed), out_of_order (not newer than the stored sample), "
+      "rejected (invalid request or series limit).\n"
+      "# TYPE podstat_receiver_samples_total counter\n";
+  AppendCounter(out, "podstat_receiver_samples_total", "{result=\"accepted\"}",
+                stats.samples_accepted);
+  AppendCounter(out, "podstat_receiver_samples_total", "{result=\"filtered\"}",
+                stats.samples_filtered);
+  AppendCounter(out, "podstat_receiver_samples_total", "{result=\"out_of_order\"}",
+                stats.samples_out_of_order);
+  AppendCounter(out, "podstat_receiver_samples_total", "{result=\"rejected\"}",
+                stats.samples_rejected);
+  out +=
+      "# HELP podstat_receiver_series Series held by the relay store.\n"
+      "# TYPE podstat_receiver_series gauge\n";
+  AppendCounter(out, "podstat_receiver_series", "", stats.series);
+  out +=
+      "# HELP podstat_receiver_series_limit_rejections_total New series refused because the "
+      "relay store held --receiver.max-series series.\n"
+      "# TYPE podstat_receiver_series_limit_rejections_total counter\n";
+  AppendCounter(out, "podstat_receiver_series_limit_rejections_total", "",
+                stats.series_limit_rejections);
+  return out;
+}
+
+}  // namespace podstat::remote_write
