@@ -95,6 +95,9 @@ void AppendSampleValue(std::string& out, double value) {
     out += "NaN";
   } else if (std::isinf(value)) {
     out += value > 0 ? "+Inf" : "-Inf";
+  } else if (value == std::trunc(value) && std::fabs(value) < 1e15) {
+    // Whole numbers (counters, byte counts) as integers: "1000000", not "1e+06".
+    out += std::to_string(static_cast<int64_t>(value));
   } else {
     char buffer[32];
     const auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
