@@ -14,6 +14,19 @@
  *   cgroup takes its place. Userspace counts TIME_WAIT per network namespace instead.
  * - Request sockets (NEW_SYN_RECV) never appear.
  * The counts are deltas since attach; userspace adds a baseline seeded from sock_diag.
+ *
+ * Open sockets of every kind (container_sockets, container_udp_sockets) come from
+ * cgroup/sock_create and cgroup/sock_release attached to the cgroup v2 root: +1 at socket(), -1 at
+ * the last close(). Kernel sockets pass neither hook. An accepted TCP child never passes
+ * sock_create, but does pass sock_release when the process that accepted it closes it, so the
+ * tracepoint counts it at its creation (LISTEN->SYN_RECV) and marks it; a child that dies before
+ * accept() (its listener closed, or reset in the queue) reaches CLOSE without a struct socket, and
+ * the mark says to take it off then. Marks live in socket-local storage: exact, freed with the
+ * socket, nothing to size. They need tp_btf (5.11+ for sk_storage from tracing); the raw_tp
+ * fallback leaves both sock programs out and userspace counts socket kinds from /proc instead.
+ *
+ * TCP health counters: retransmits (tcp:tcp_retransmit_skb), resets sent and received
+ * (tcp:tcp_send_reset, tcp:tcp_receive_reset) and failed connects (SYN_SENT->CLOSE here).
  */
 #include "vmlinux.h"
 
@@ -59,10 +72,86 @@ struct {
   __type(value, __u64);
 } ps_stats SEC(".maps");
 
+/*
+ * ps_sock_marks
+ *   socket-local storage (BPF_MAP_TYPE_SK_STORAGE): struct ps_sock_mark per socket counted in
+ *   ps_tcp_states.sockets, saying which cgroup, family and kind its +1 went to.
+ *   inserted by: ps_sock_create (every socket() of an inet family) and the tp_btf state program
+ *                (accepted TCP children).
+ *   deleted by:  the kernel, with the socket. No size: storage hangs off each socket.
+ *   Not cloned into children (no BPF_F_CLONE): a child gets its own mark.
+ */
+struct {
+  __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
+  __type(value, struct ps_sock_mark);
+} ps_sock_marks SEC(".maps");
+
+/*
+ * Whether tcp:tcp_retransmit_skb has its third argument, `int err` (added in 6.x; before, the
+ * tracepoint fired only for successful retransmits). Set by userspace from the kernel's BTF before
+ * load; reading a tracepoint argument the kernel does not have fails verification, and a constant
+ * false here lets the verifier drop that read as dead code.
+ */
+const volatile bool retransmit_has_err = false;
+
 static __always_inline void count_drop(__u32 reason) {
   __u64* value = bpf_map_lookup_elem(&ps_stats, &reason);
 
   if (value) *value += 1; /* per-CPU slot: no other CPU writes it */
+}
+
+/* The entry of a cgroup, created on first use. NULL (and a map_full drop) when there is no room. */
+static __always_inline struct ps_tcp_counts* counts_of(__u64 cgroup_id) {
+  struct ps_tcp_key key = {.cgroup_id = cgroup_id};
+  struct ps_tcp_counts* counts = bpf_map_lookup_elem(&ps_tcp_states, &key);
+
+  if (counts) return counts;
+  struct ps_tcp_counts zero;
+
+  __builtin_memset(&zero, 0, sizeof(zero));
+  /* BPF_NOEXIST: another CPU may have inserted it meanwhile; then the lookup below finds it. */
+  bpf_map_update_elem(&ps_tcp_states, &key, &zero, BPF_NOEXIST);
+  counts = bpf_map_lookup_elem(&ps_tcp_states, &key);
+  if (!counts) count_drop(PS_DROP_MAP_FULL);
+  return counts;
+}
+
+/* Adds delta to sockets[family][kind] of a cgroup; both indices masked for the verifier. */
+static __always_inline void add_sockets(__u64 cgroup_id, __u32 family, __u32 kind, __s64 delta) {
+  struct ps_tcp_counts* counts = counts_of(cgroup_id);
+
+  if (!counts) return;
+  barrier_var(family);
+  barrier_var(kind);
+  family &= 1;
+  kind &= PS_SOCK_KIND_SLOTS - 1;
+  __sync_fetch_and_add(&counts->sockets[family][kind], delta);
+  __sync_fetch_and_add(&counts->transitions, 1);
+}
+
+/* A counter of enum ps_tcp_event for the cgroup owning a full socket. */
+static __always_inline void count_event(const struct sock* sk, __u32 event) {
+  __u64 cgroup_id = ps_sock_cgroup_id(sk);
+
+  if (!cgroup_id) {
+    count_drop(PS_DROP_NO_CGROUP);
+    return;
+  }
+  struct ps_tcp_counts* counts = counts_of(cgroup_id);
+
+  if (!counts) return;
+  barrier_var(event);
+  event &= PS_TCP_EVENT_COUNT - 1;
+  __sync_fetch_and_add(&counts->events[event], 1);
+}
+
+/* Timewait and request sockets are smaller structs without sk_cgrp_data (sk_fullsock()). */
+static __always_inline int is_full_socket(const struct sock* sk) {
+  int state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+  return state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV;
 }
 
 /* The states the kernel defines; anything else means the tracepoint changed under us. */
@@ -70,7 +159,12 @@ static __always_inline int valid_state(int state) {
   return state >= TCP_ESTABLISHED && state <= TCP_NEW_SYN_RECV + 1;
 }
 
-static __always_inline int on_set_state(const struct sock* sk, int oldstate, int newstate) {
+/*
+ * with_marks: a compile-time constant, true for tp_btf, whose BTF-typed socket pointer
+ * bpf_sk_storage_get accepts; raw_tp arguments are plain integers and cannot carry marks.
+ */
+static __always_inline int on_set_state(struct sock* sk, int oldstate, int newstate,
+                                        bool with_marks) {
   if (ps_sock_protocol(sk) != IPPROTO_TCP) return 0;
 
   __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -81,25 +175,14 @@ static __always_inline int on_set_state(const struct sock* sk, int oldstate, int
     return 0;
   }
 
-  struct ps_tcp_key key = {.cgroup_id = ps_sock_cgroup_id(sk)};
-  if (!key.cgroup_id) {
+  __u64 cgroup_id = ps_sock_cgroup_id(sk);
+  if (!cgroup_id) {
     count_drop(PS_DROP_NO_CGROUP);
     return 0;
   }
 
-  struct ps_tcp_counts* counts = bpf_map_lookup_elem(&ps_tcp_states, &key);
-  if (!counts) {
-    struct ps_tcp_counts zero;
-
-    __builtin_memset(&zero, 0, sizeof(zero));
-    /* BPF_NOEXIST: another CPU may have inserted it meanwhile; then the lookup below finds it. */
-    bpf_map_update_elem(&ps_tcp_states, &key, &zero, BPF_NOEXIST);
-    counts = bpf_map_lookup_elem(&ps_tcp_states, &key);
-    if (!counts) {
-      count_drop(PS_DROP_MAP_FULL);
-      return 0;
-    }
-  }
+  struct ps_tcp_counts* counts = counts_of(cgroup_id);
+  if (!counts) return 0;
 
   /* The masks are no-ops after valid_state(), which is why clang would drop them; barrier_var
    * hides the known range so they stay, and the verifier sees indices it can prove in bounds. */
@@ -118,15 +201,148 @@ static __always_inline int on_set_state(const struct sock* sk, int oldstate, int
     __sync_fetch_and_add(&counts->count[fam][old_slot], -1);
   if (newstate != TCP_CLOSE) __sync_fetch_and_add(&counts->count[fam][new_slot], 1);
   __sync_fetch_and_add(&counts->transitions, 1);
+  if (oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE)
+    __sync_fetch_and_add(&counts->events[PS_TCP_CONNECT_FAILURES], 1);
+
+  if (!with_marks) return 0;
+  if (child_clone) {
+    /* A new accepted child: open from now on, as far as container_sockets is concerned. */
+    struct ps_sock_mark* mark =
+        bpf_sk_storage_get(&ps_sock_marks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+    if (!mark) {
+      count_drop(PS_DROP_NO_MARK);
+      return 0;
+    }
+    mark->cgroup_id = cgroup_id;
+    mark->family = fam;
+    mark->kind = PS_SOCK_TCP;
+    mark->child = 1;
+    __sync_fetch_and_add(&counts->sockets[fam][PS_SOCK_TCP], 1);
+    __sync_fetch_and_add(&counts->transitions, 1);
+  } else if (newstate == TCP_CLOSE && !BPF_CORE_READ(sk, sk_socket)) {
+    /* Dying without a struct socket: a child that was never accepted (a released socket has a
+     * mark already marked released, or none if it predates us). */
+    struct ps_sock_mark* mark = bpf_sk_storage_get(&ps_sock_marks, sk, 0, 0);
+    if (mark && mark->child && !mark->released) {
+      mark->released = 1;
+      add_sockets(mark->cgroup_id, mark->family, mark->kind, -1);
+    }
+  }
   return 0;
 }
 
 SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(ps_state_tp_btf, const struct sock* sk, const int oldstate, const int newstate) {
-  return on_set_state(sk, oldstate, newstate);
+int BPF_PROG(ps_state_tp_btf, struct sock* sk, const int oldstate, const int newstate) {
+  return on_set_state(sk, oldstate, newstate, true);
 }
 
 SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(ps_state_raw_tp, const struct sock* sk, const int oldstate, const int newstate) {
-  return on_set_state(sk, oldstate, newstate);
+int BPF_PROG(ps_state_raw_tp, struct sock* sk, const int oldstate, const int newstate) {
+  return on_set_state(sk, oldstate, newstate, false);
+}
+
+/* ---- TCP health counters ---- */
+
+static __always_inline int on_retransmit(const struct sock* sk, int err) {
+  if (err) return 0; /* the retransmit failed (6.x reports those too): nothing was sent */
+  count_event(sk, PS_TCP_RETRANSMITS);
+  return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(ps_retrans_tp_btf, const struct sock* sk) {
+  int err = retransmit_has_err ? (int)ctx[2] : 0;
+
+  return on_retransmit(sk, err);
+}
+
+SEC("raw_tp/tcp_retransmit_skb")
+int BPF_PROG(ps_retrans_raw_tp, const struct sock* sk) {
+  int err = retransmit_has_err ? (int)ctx[2] : 0;
+
+  return on_retransmit(sk, err);
+}
+
+/* sk is NULL for a reset answering a segment no socket wanted (a closed port): no cgroup owns
+ * it, so it is not counted per cgroup. */
+static __always_inline int on_send_reset(const struct sock* sk) {
+  if (sk && is_full_socket(sk)) count_event(sk, PS_TCP_RESETS_SENT);
+  return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(ps_rst_out_tp_btf, const struct sock* sk) { return on_send_reset(sk); }
+
+SEC("raw_tp/tcp_send_reset")
+int BPF_PROG(ps_rst_out_raw_tp, const struct sock* sk) { return on_send_reset(sk); }
+
+static __always_inline int on_receive_reset(const struct sock* sk) {
+  if (sk && is_full_socket(sk)) count_event(sk, PS_TCP_RESETS_RECEIVED);
+  return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(ps_rst_in_tp_btf, const struct sock* sk) { return on_receive_reset(sk); }
+
+SEC("raw_tp/tcp_receive_reset")
+int BPF_PROG(ps_rst_in_raw_tp, const struct sock* sk) { return on_receive_reset(sk); }
+
+/* ---- Open sockets of every kind ---- */
+
+static __always_inline __u32 sock_kind(__u32 type, __u32 protocol) {
+  switch (type) {
+    case 1: /* SOCK_STREAM */
+      return protocol == IPPROTO_TCP ? PS_SOCK_TCP : PS_SOCK_OTHER_STREAM;
+    case 2: /* SOCK_DGRAM */
+      if (protocol == IPPROTO_UDP) return PS_SOCK_UDP;
+      return protocol == IPPROTO_UDPLITE ? PS_SOCK_UDPLITE : PS_SOCK_OTHER_DGRAM;
+    case 3: /* SOCK_RAW */
+      return PS_SOCK_RAW;
+    default:
+      return PS_SOCK_OTHER;
+  }
+}
+
+/* Runs in the creating task's context, so its cgroup is the socket's (sk_cgrp_data is set from
+ * it). Always allows the socket: returning 1. */
+SEC("cgroup/sock_create")
+int ps_sock_create(struct bpf_sock* ctx) {
+  __u32 family = ctx->family;
+
+  if (family != PS_AF_INET && family != PS_AF_INET6) return 1;
+  __u64 cgroup_id = bpf_get_current_cgroup_id();
+  struct ps_sock_mark* mark =
+      bpf_sk_storage_get(&ps_sock_marks, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
+
+  if (!mark) {
+    count_drop(PS_DROP_NO_MARK);
+    return 1;
+  }
+  mark->cgroup_id = cgroup_id;
+  mark->family = family == PS_AF_INET6 ? PS_FAMILY_INET6 : PS_FAMILY_INET;
+  mark->kind = sock_kind(ctx->type, ctx->protocol);
+  add_sockets(cgroup_id, mark->family, mark->kind, 1);
+  return 1;
+}
+
+/* The last close() of a socket with a struct socket (inet_release). A socket without a mark was
+ * opened before the programs were attached and is in the seeded baseline: it comes off the
+ * closing task's cgroup, which created it unless it was passed over a unix socket. */
+SEC("cgroup/sock_release")
+int ps_sock_release(struct bpf_sock* ctx) {
+  __u32 family = ctx->family;
+
+  if (family != PS_AF_INET && family != PS_AF_INET6) return 1;
+  struct ps_sock_mark* mark = bpf_sk_storage_get(&ps_sock_marks, ctx, 0, 0);
+
+  if (mark) {
+    if (!mark->released) {
+      mark->released = 1;
+      add_sockets(mark->cgroup_id, mark->family, mark->kind, -1);
+    }
+    return 1;
+  }
+  add_sockets(bpf_get_current_cgroup_id(), family == PS_AF_INET6 ? PS_FAMILY_INET6 : PS_FAMILY_INET,
+              sock_kind(ctx->type, ctx->protocol), -1);
+  return 1;
 }

@@ -1,7 +1,9 @@
 #include "podstat/bpf/sock_state_program.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -16,13 +18,18 @@
 
 #include "podstat/bpf/libbpf_util.h"
 #include "podstat/skel/sock_state_bpf.skel.h"
+#include "podstat/util/fd.h"
 #include "podstat/util/file.h"
 
 namespace podstat::bpf {
 
 static_assert(sizeof(ps_tcp_key) == 8, "ps_tcp_key must match the BPF side");
-static_assert(sizeof(ps_tcp_counts) == 8 * (PS_FAMILY_COUNT * PS_TCP_STATE_SLOTS + 1),
+static_assert(sizeof(ps_tcp_counts) ==
+                  sizeof(int64_t) *
+                      (PS_FAMILY_COUNT * PS_TCP_STATE_SLOTS +
+                       int{PS_FAMILY_COUNT} * int{PS_SOCK_KIND_SLOTS} + 1 + PS_TCP_EVENT_COUNT),
               "ps_tcp_counts must have no hidden padding");
+static_assert(sizeof(ps_sock_mark) == 16, "ps_sock_mark must match the BPF side");
 
 std::optional<TracepointType> ParseTracepointType(std::string_view text) {
   if (text == "auto") return TracepointType::kAuto;
@@ -101,32 +108,85 @@ void SockStateProgram::SkeletonDeleter::operator()(sock_state_bpf* skeleton) con
 
 namespace {
 
-// One attempt with exactly one program flavour enabled.
-std::unique_ptr<sock_state_bpf, void (*)(sock_state_bpf*)> TryLoad(TracepointType type,
-                                                                   uint32_t max_cgroups,
-                                                                   std::string* error) {
-  std::unique_ptr<sock_state_bpf, void (*)(sock_state_bpf*)> skeleton(sock_state_bpf__open(),
-                                                                      sock_state_bpf__destroy);
+// Whether the kernel's tcp:tcp_retransmit_skb passes `int err` (a third argument, 6.x), from the
+// tracepoint's BTF prototype: btf_trace_<name> is a typedef of a pointer to a function whose first
+// parameter is the tracepoint's private data. False without kernel BTF.
+bool RetransmitHasErrArgument() {
+  struct btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return false;
+  bool has_err = false;
+  const int id = btf__find_by_name_kind(vmlinux, "btf_trace_tcp_retransmit_skb", BTF_KIND_TYPEDEF);
+  if (id > 0) {
+    const struct btf_type* type = btf__type_by_id(vmlinux, btf__type_by_id(vmlinux, id)->type);
+    if (type && btf_is_ptr(type)) type = btf__type_by_id(vmlinux, type->type);
+    if (type && btf_is_func_proto(type)) has_err = btf_vlen(type) >= 4;
+  }
+  btf__free(vmlinux);
+  return has_err;
+}
+
+using SkeletonPtr = std::unique_ptr<sock_state_bpf, void (*)(sock_state_bpf*)>;
+
+// One attempt with exactly one tracepoint flavour enabled, and the cgroup socket programs when
+// cgroup_root is given (tp_btf only: their accepted-child marks need BTF-typed sockets).
+SkeletonPtr TryLoad(TracepointType type, uint32_t max_cgroups, const std::string& cgroup_root,
+                    std::string* error) {
+  SkeletonPtr skeleton(sock_state_bpf__open(), sock_state_bpf__destroy);
   if (!skeleton) {
     *error = "opening the BPF object failed: " + LibbpfError(-errno);
     return {nullptr, sock_state_bpf__destroy};
   }
   const bool btf = type == TracepointType::kTpBtf;
-  bpf_program__set_autoload(skeleton->progs.ps_state_tp_btf, btf);
-  bpf_program__set_autoload(skeleton->progs.ps_state_raw_tp, !btf);
+  const bool sockets = btf && !cgroup_root.empty();
+  auto& progs = skeleton->progs;
+  for (bpf_program* program : {progs.ps_state_tp_btf, progs.ps_retrans_tp_btf,
+                               progs.ps_rst_out_tp_btf, progs.ps_rst_in_tp_btf}) {
+    bpf_program__set_autoload(program, btf);
+  }
+  for (bpf_program* program : {progs.ps_state_raw_tp, progs.ps_retrans_raw_tp,
+                               progs.ps_rst_out_raw_tp, progs.ps_rst_in_raw_tp}) {
+    bpf_program__set_autoload(program, !btf);
+  }
+  bpf_program__set_autoload(progs.ps_sock_create, sockets);
+  bpf_program__set_autoload(progs.ps_sock_release, sockets);
+  // Socket-local storage exists from 5.2 and is only used with tp_btf; raw_tp kernels may lack it.
+  bpf_map__set_autocreate(skeleton->maps.ps_sock_marks, btf);
+  skeleton->rodata->retransmit_has_err = RetransmitHasErrArgument();
   if (int err = bpf_map__set_max_entries(skeleton->maps.ps_tcp_states, max_cgroups); err) {
     *error = "sizing ps_tcp_states failed: " + LibbpfError(err);
     return {nullptr, sock_state_bpf__destroy};
   }
   if (int err = sock_state_bpf__load(skeleton.get()); err) {
-    *error = "loading the " + std::string(TracepointTypeName(type)) +
-             " program failed: " + LibbpfError(err) + " (verifier log at --log.level=debug)";
+    *error = "loading the " + std::string(TracepointTypeName(type)) + " programs" +
+             (sockets ? " with cgroup/sock_create and sock_release" : "") +
+             " failed: " + LibbpfError(err) + " (verifier log at --log.level=debug)";
     return {nullptr, sock_state_bpf__destroy};
   }
+  // Attaches the tracepoints; the cgroup programs need a cgroup fd and are attached below.
   if (int err = sock_state_bpf__attach(skeleton.get()); err) {
-    *error = "attaching the " + std::string(TracepointTypeName(type)) +
-             " program to sock:inet_sock_set_state failed: " + LibbpfError(err);
+    *error =
+        "attaching the " + std::string(TracepointTypeName(type)) +
+        " programs to sock:inet_sock_set_state and the tcp tracepoints failed: " + LibbpfError(err);
     return {nullptr, sock_state_bpf__destroy};
+  }
+  if (sockets) {
+    UniqueFd root(::open(cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root) {
+      *error = "opening the cgroup v2 root " + cgroup_root + ": " + ErrnoMessage(errno);
+      return {nullptr, sock_state_bpf__destroy};
+    }
+    // The links go into the skeleton, which destroys them (detaching) with everything else.
+    skeleton->links.ps_sock_create = bpf_program__attach_cgroup(progs.ps_sock_create, root.get());
+    if (!skeleton->links.ps_sock_create) {
+      *error = "attaching cgroup/sock_create to " + cgroup_root + " failed: " + LibbpfError(-errno);
+      return {nullptr, sock_state_bpf__destroy};
+    }
+    skeleton->links.ps_sock_release = bpf_program__attach_cgroup(progs.ps_sock_release, root.get());
+    if (!skeleton->links.ps_sock_release) {
+      *error =
+          "attaching cgroup/sock_release to " + cgroup_root + " failed: " + LibbpfError(-errno);
+      return {nullptr, sock_state_bpf__destroy};
+    }
   }
   return skeleton;
 }
@@ -149,10 +209,25 @@ std::unique_ptr<SockStateProgram> SockStateProgram::Load(const SockStateOptions&
     attempts = {options.tracepoint};
   }
 
-  std::string reasons;
+  // With tp_btf, first with the cgroup socket programs, then without them (a kernel whose
+  // cgroup/sock programs cannot use socket-local storage still gets TCP states from tp_btf).
+  struct Attempt {
+    TracepointType type;
+    std::string cgroup_root;
+  };
+  std::vector<Attempt> tries;
   for (TracepointType type : attempts) {
+    if (type == TracepointType::kTpBtf && !options.cgroup_root.empty()) {
+      tries.push_back({type, options.cgroup_root});
+    }
+    tries.push_back({type, ""});
+  }
+
+  std::string reasons;
+  for (const Attempt& attempt : tries) {
+    const TracepointType type = attempt.type;
     std::string attempt_error;
-    auto loaded = TryLoad(type, options.max_cgroups, &attempt_error);
+    auto loaded = TryLoad(type, options.max_cgroups, attempt.cgroup_root, &attempt_error);
     if (!loaded) {
       logger.Warn("bpf", attempt_error);
       if (!reasons.empty()) reasons += "; ";
@@ -161,14 +236,19 @@ std::unique_ptr<SockStateProgram> SockStateProgram::Load(const SockStateOptions&
     }
     std::unique_ptr<SockStateProgram> program(new SockStateProgram());
     program->skeleton_.reset(loaded.release());
+    program->sockets_attached_ = !attempt.cgroup_root.empty();
     program->type_ = type;
     program->max_cgroups_ = options.max_cgroups;
     program->attached_program_ = type == TracepointType::kTpBtf
                                      ? std::string(kSockStatePrograms[0])
                                      : std::string(kSockStatePrograms[1]);
-    logger.Info("bpf", "attached ", program->attached_program_,
-                " to sock:inet_sock_set_state; ps_tcp_states sized for ", options.max_cgroups,
-                " cgroups");
+    logger.Info(
+        "bpf", "attached ", program->attached_program_,
+        " to sock:inet_sock_set_state and tcp:tcp_{retransmit_skb,send_reset,receive_reset}",
+        program->sockets_attached_
+            ? ", cgroup/sock_create and sock_release to " + attempt.cgroup_root
+            : std::string(", no cgroup socket programs (socket kinds come from /proc)"),
+        "; ps_tcp_states sized for ", options.max_cgroups, " cgroups");
 
     if (!options.pin_dir.empty()) {
       program->pins_.Pin(
@@ -182,6 +262,17 @@ std::unique_ptr<SockStateProgram> SockStateProgram::Load(const SockStateOptions&
 }
 
 SockStateProgram::~SockStateProgram() = default;
+
+bool SockStateProgram::IsAttached(std::string_view program) const {
+  if (program == kSockStatePrograms[0] || program == kSockStatePrograms[1]) {
+    return attached_program_ == program;
+  }
+  if (program == "cgroup_sock_create" || program == "cgroup_sock_release") {
+    return sockets_attached_;
+  }
+  return std::find(kSockStatePrograms.begin(), kSockStatePrograms.end(), program) !=
+         kSockStatePrograms.end();  // the TCP event tracepoints load and attach with the state one
+}
 
 bool SockStateProgram::ReadTcpStates(std::vector<TcpStateEntry>& out, std::string* error) const {
   const int fd = bpf_map__fd(skeleton_->maps.ps_tcp_states);

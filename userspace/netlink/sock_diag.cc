@@ -240,7 +240,8 @@ ssize_t ReceiveDatagram(int fd, std::vector<uint8_t>& buffer) {
 
 }  // namespace
 
-std::vector<uint8_t> BuildTcpDumpRequest(uint8_t family, uint32_t state_mask, uint32_t sequence) {
+std::vector<uint8_t> BuildDumpRequest(uint8_t protocol, uint8_t family, uint32_t state_mask,
+                                      uint32_t sequence) {
   struct {
     nlmsghdr header;
     inet_diag_req_v2 request;
@@ -252,7 +253,7 @@ std::vector<uint8_t> BuildTcpDumpRequest(uint8_t family, uint32_t state_mask, ui
   message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   message.header.nlmsg_seq = sequence;
   message.request.sdiag_family = family;
-  message.request.sdiag_protocol = IPPROTO_TCP;
+  message.request.sdiag_protocol = protocol;
   message.request.idiag_states = state_mask;
   // No extension bits: INET_DIAG_CGROUP_ID (21) is past what the u8 idiag_ext can express, and
   // inet_diag_msg_attrs_fill() emits it for every full socket regardless (CONFIG_SOCK_CGROUP_DATA).
@@ -318,10 +319,10 @@ namespace {
 
 // One family's dump on an open socket. Appends to out only on success. *kernel_errno is set when
 // the failure is the kernel's answer rather than a local syscall's.
-bool DumpFamily(int fd, uint8_t family, uint32_t state_mask, uint32_t sequence,
+bool DumpFamily(int fd, uint8_t protocol, uint8_t family, uint32_t state_mask, uint32_t sequence,
                 std::vector<uint8_t>& buffer, std::vector<DiagSocket>& out, int* kernel_errno,
                 std::string* error) {
-  const std::vector<uint8_t> request = BuildTcpDumpRequest(family, state_mask, sequence);
+  const std::vector<uint8_t> request = BuildDumpRequest(protocol, family, state_mask, sequence);
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   ssize_t sent;
@@ -356,6 +357,7 @@ bool DumpFamily(int fd, uint8_t family, uint32_t state_mask, uint32_t sequence,
       case ParseResult::kMore:
         continue;
       case ParseResult::kDone:
+        for (DiagSocket& socket : sockets) socket.protocol = protocol;
         out.insert(out.end(), sockets.begin(), sockets.end());
         return true;
       case ParseResult::kError:
@@ -377,8 +379,9 @@ void DrainStaleReplies(int fd, std::vector<uint8_t>& buffer) {
 
 }  // namespace
 
-bool SockDiagClient::DumpTcp(std::vector<DiagSocket>& out, std::string* error,
-                             uint32_t state_mask) {
+bool SockDiagClient::Dump(uint8_t protocol, std::vector<DiagSocket>& out, std::string* error,
+                          uint32_t state_mask, bool* unsupported) {
+  if (unsupported) *unsupported = false;
   std::vector<uint8_t> buffer(kReceiveBufferBytes);
   DrainStaleReplies(fd_.get(), buffer);
 
@@ -387,14 +390,19 @@ bool SockDiagClient::DumpTcp(std::vector<DiagSocket>& out, std::string* error,
     int kernel_errno = 0;
     std::string family_error;
     const uint32_t sequence = sequence_++;
-    if (DumpFamily(fd_.get(), family, state_mask, sequence, buffer, sockets, &kernel_errno,
-                   &family_error)) {
+    if (DumpFamily(fd_.get(), protocol, family, state_mask, sequence, buffer, sockets,
+                   &kernel_errno, &family_error)) {
       continue;
     }
     // A kernel without IPv6 diag has no IPv6 sockets to report; that is not a failed dump.
     if (family == AF_INET6 && IsFamilyUnsupported(kernel_errno)) continue;
+    // No diag handler for the protocol at all (inet_diag answers ENOENT): nothing to dump here.
+    if (family == AF_INET && unsupported && IsFamilyUnsupported(kernel_errno)) {
+      *unsupported = true;
+      return true;
+    }
     SetError(error, std::string("sock_diag dump of ") + FamilyName(family) +
-                        " TCP sockets: " + family_error);
+                        (protocol == IPPROTO_UDP ? " UDP" : " TCP") + " sockets: " + family_error);
     return false;
   }
   out.insert(out.end(), sockets.begin(), sockets.end());

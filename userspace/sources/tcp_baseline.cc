@@ -30,15 +30,36 @@ bool IsTrackedTcpState(int state) {
 }
 
 model::TcpStateCounts TcpBaseline::Current(uint64_t cgroup_id, const ps_tcp_counts& delta) const {
+  model::TcpStateCounts counts{};
+  for (int family = 0; family < PS_FAMILY_COUNT; ++family) {
+    const model::TcpStateCounts one = CurrentFamily(cgroup_id, delta, family);
+    for (size_t i = 0; i < counts.size(); ++i) counts[i] += one[i];
+  }
+  return counts;
+}
+
+model::TcpStateCounts TcpBaseline::CurrentFamily(uint64_t cgroup_id, const ps_tcp_counts& delta,
+                                                 int family) const {
   const auto it = baseline_.find(cgroup_id);
   model::TcpStateCounts counts{};
   for (int state = 1; state <= static_cast<int>(counts.size()); ++state) {
-    int64_t total = 0;
-    for (int family = 0; family < PS_FAMILY_COUNT; ++family) {
-      total += delta.count[family][state];
-      if (it != baseline_.end()) total += it->second[family][state];
-    }
+    int64_t total = delta.count[family][state];
+    if (it != baseline_.end()) total += it->second.states[family][state];
     counts[state - 1] = total < 0 ? 0 : total;
+  }
+  return counts;
+}
+
+model::SocketCounts TcpBaseline::CurrentSockets(uint64_t cgroup_id,
+                                                const ps_tcp_counts& delta) const {
+  const auto it = baseline_.find(cgroup_id);
+  model::SocketCounts counts{};
+  for (size_t family = 0; family < counts.size(); ++family) {
+    for (size_t kind = 0; kind < counts[family].size(); ++kind) {
+      int64_t total = delta.sockets[family][kind];
+      if (it != baseline_.end()) total += it->second.sockets[family][kind];
+      counts[family][kind] = total < 0 ? 0 : total;
+    }
   }
   return counts;
 }
@@ -47,8 +68,12 @@ bool TcpBaseline::IsEmpty(uint64_t cgroup_id, const ps_tcp_counts& delta) const 
   const auto it = baseline_.find(cgroup_id);
   for (int family = 0; family < PS_FAMILY_COUNT; ++family) {
     for (int state = 0; state < PS_TCP_STATE_SLOTS; ++state) {
-      const int64_t base = it == baseline_.end() ? 0 : it->second[family][state];
+      const int64_t base = it == baseline_.end() ? 0 : it->second.states[family][state];
       if (base + delta.count[family][state] != 0) return false;
+    }
+    for (int kind = 0; kind < PS_SOCK_KIND_SLOTS; ++kind) {
+      const int64_t base = it == baseline_.end() ? 0 : it->second.sockets[family][kind];
+      if (base + delta.sockets[family][kind] != 0) return false;
     }
   }
   return true;
@@ -58,12 +83,20 @@ void ReconcileRound::AddNamespace(const MapView& before,
                                   std::span<const netlink::DiagSocket> sockets,
                                   const MapView& after) {
   std::unordered_set<uint64_t> seen;
+  constexpr uint8_t kProtocolTcp = 6, kProtocolUdp = 17;
   for (const netlink::DiagSocket& socket : sockets) {
-    if (socket.cgroup_id == 0 || !IsTrackedTcpState(socket.state)) continue;
+    if (socket.cgroup_id == 0) continue;
+    const bool tcp = socket.protocol == kProtocolTcp;
+    const bool tracked_state = tcp && IsTrackedTcpState(socket.state);
+    const bool held =
+        tcp ? kinds_[PS_SOCK_TCP] && model::IsHeldTcpSocket(socket.state, socket.inode)
+            : socket.protocol == kProtocolUdp && kinds_[PS_SOCK_UDP];
+    if (!tracked_state && !held) continue;
     const int family = socket.family == 10 /* AF_INET6 */ ? PS_FAMILY_INET6 : PS_FAMILY_INET;
     auto [it, inserted] = observed_.try_emplace(socket.cgroup_id);
     if (inserted) it->second.first_transitions = TransitionsOf(before, socket.cgroup_id);
-    it->second.sockets[family][socket.state] += 1;
+    if (tracked_state) it->second.sockets[family][socket.state] += 1;
+    if (held) it->second.kinds[family][tcp ? PS_SOCK_TCP : PS_SOCK_UDP] += 1;
     seen.insert(socket.cgroup_id);
   }
   for (uint64_t id : seen) {
@@ -76,14 +109,20 @@ void ReconcileRound::AddNamespace(const MapView& before,
 ReconcileRound::Result ReconcileRound::ApplyTo(TcpBaseline& baseline,
                                                const MapView& final_view) const {
   Result result;
-  auto apply = [&](uint64_t id, const FamilyStateCounts& truth, const ps_tcp_counts& delta) {
-    FamilyStateCounts& base = baseline.baseline_[id];
+  auto apply = [&](uint64_t id, const Observed& truth, const ps_tcp_counts& delta) {
+    TcpBaseline::Counts& base = baseline.baseline_[id];
+    auto set = [&](int64_t& slot, int64_t wanted) {
+      result.corrected_sockets += static_cast<uint64_t>(std::llabs(wanted - slot));
+      slot = wanted;
+    };
     for (int family = 0; family < PS_FAMILY_COUNT; ++family) {
       for (int state = 0; state < PS_TCP_STATE_SLOTS; ++state) {
         if (!IsTrackedTcpState(state)) continue;
-        const int64_t wanted = truth[family][state] - delta.count[family][state];
-        result.corrected_sockets += static_cast<uint64_t>(std::llabs(wanted - base[family][state]));
-        base[family][state] = wanted;
+        set(base.states[family][state], truth.sockets[family][state] - delta.count[family][state]);
+      }
+      for (int kind = 0; kind < PS_SOCK_KIND_SLOTS; ++kind) {
+        if (!kinds_[static_cast<size_t>(kind)]) continue;
+        set(base.sockets[family][kind], truth.kinds[family][kind] - delta.sockets[family][kind]);
       }
     }
     ++result.reconciled_cgroups;
@@ -92,7 +131,7 @@ ReconcileRound::Result ReconcileRound::ApplyTo(TcpBaseline& baseline,
   for (const auto& [id, observed] : observed_) {
     // Stable in each window, and nothing moved between the first and the last window either.
     if (observed.stable && observed.first_transitions == observed.last_after.transitions) {
-      apply(id, observed.sockets, observed.last_after);
+      apply(id, observed, observed.last_after);
     } else {
       ++result.skipped_cgroups;
     }
@@ -105,7 +144,7 @@ ReconcileRound::Result ReconcileRound::ApplyTo(TcpBaseline& baseline,
       ++result.skipped_cgroups;
       continue;
     }
-    apply(id, FamilyStateCounts{}, delta);
+    apply(id, Observed{}, delta);
   }
   // Cgroups known only by their baseline (no transition since attach) that no dump saw any more:
   // their sockets went away unseen by BPF (lost events), so the truth is zero. Collected first
@@ -116,7 +155,7 @@ ReconcileRound::Result ReconcileRound::ApplyTo(TcpBaseline& baseline,
       vanished.push_back(id);
     }
   }
-  for (uint64_t id : vanished) apply(id, FamilyStateCounts{}, ps_tcp_counts{});
+  for (uint64_t id : vanished) apply(id, Observed{}, ps_tcp_counts{});
   return result;
 }
 

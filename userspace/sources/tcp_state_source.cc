@@ -3,6 +3,7 @@
 #ifdef PODSTAT_HAVE_BPF
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 
 #include <set>
@@ -55,7 +56,14 @@ void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& name
 
   MapView initial;
   if (!ReadMap(initial)) return;
-  ReconcileRound round(initial);
+  // Open-socket counts are set for the kinds sock_diag can list: TCP and UDP. Raw sockets have no
+  // diag module on many kernels (CONFIG_INET_RAW_DIAG), and the other kinds none at all: those
+  // are counted from the agent's start.
+  const bool count_sockets = program_.sockets_attached();
+  ReconcileRound::KindSet kinds{};
+  kinds[PS_SOCK_TCP] = count_sockets;
+  kinds[PS_SOCK_UDP] = count_sockets && !udp_diag_missing_;
+  ReconcileRound round(initial, kinds);
   MapView before = initial, after;
   size_t dumped = 0, failed = 0;
   for (const auto& ns : namespaces) {
@@ -66,11 +74,28 @@ void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& name
     }
     std::vector<netlink::DiagSocket> sockets;
     std::string error;
-    if (!client->DumpTcp(sockets, &error, kTrackedTcpStateMask)) {
+    // With socket counts, every TCP state but TIME_WAIT: listeners' queued children and
+    // bound sockets count as open; without, only the states the gauges track.
+    constexpr uint32_t kTimeWaitBit = 1u << 6;
+    const uint32_t tcp_mask =
+        kinds[PS_SOCK_TCP] ? (netlink::kAllTcpStates & ~kTimeWaitBit) : kTrackedTcpStateMask;
+    bool udp_unsupported = false;
+    if (!client->DumpTcp(sockets, &error, tcp_mask) ||
+        (kinds[PS_SOCK_UDP] &&
+         !client->Dump(IPPROTO_UDP, sockets, &error, ~0u, &udp_unsupported))) {
       logger_.Warn("tcp", "sock_diag dump of network namespace ", ns.inode, " failed: ", error);
       clients_.erase(ns.inode);
       ++failed;
       continue;
+    }
+    if (udp_unsupported) {
+      // Decided once: later rounds leave UDP counts to BPF alone. This round's UDP counts are
+      // not set either (no socket of the namespace was listed as UDP).
+      logger_.Warn("tcp",
+                   "the kernel has no UDP sock_diag (CONFIG_INET_UDP_DIAG): UDP socket "
+                   "counts start from the agent's start and are not reconciled");
+      udp_diag_missing_ = true;
+      return;
     }
     if (!ReadMap(after)) return;
     round.AddNamespace(before, sockets, after);
@@ -98,10 +123,10 @@ void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& name
                                                                : options_.reconcile_interval);
 }
 
-std::vector<std::pair<uint64_t, model::TcpStateCounts>> TcpStateSource::Collect(
+std::vector<TcpStateSource::CgroupCounts> TcpStateSource::Collect(
     const std::vector<procfs::NetworkNamespace>& namespaces) {
   if (Clock::now() >= next_reconcile_) Reconcile(namespaces);
-  std::vector<std::pair<uint64_t, model::TcpStateCounts>> counts;
+  std::vector<CgroupCounts> counts;
   if (!ReadMap(last_view_)) return counts;
   std::set<uint64_t> ids;
   for (const auto& [id, value] : last_view_) ids.insert(id);
@@ -109,8 +134,16 @@ std::vector<std::pair<uint64_t, model::TcpStateCounts>> TcpStateSource::Collect(
   counts.reserve(ids.size());
   for (uint64_t id : ids) {
     const auto it = last_view_.find(id);
-    counts.emplace_back(
-        id, baseline_.Current(id, it == last_view_.end() ? ps_tcp_counts{} : it->second));
+    const ps_tcp_counts delta = it == last_view_.end() ? ps_tcp_counts{} : it->second;
+    CgroupCounts& entry = counts.emplace_back();
+    entry.cgroup_id = id;
+    entry.tcp = baseline_.Current(id, delta);
+    entry.tcp_inet6 = baseline_.CurrentFamily(id, delta, PS_FAMILY_INET6);
+    if (program_.sockets_attached()) entry.sockets = baseline_.CurrentSockets(id, delta);
+    entry.events.retransmits = delta.events[PS_TCP_RETRANSMITS];
+    entry.events.connect_failures = delta.events[PS_TCP_CONNECT_FAILURES];
+    entry.events.resets_sent = delta.events[PS_TCP_RESETS_SENT];
+    entry.events.resets_received = delta.events[PS_TCP_RESETS_RECEIVED];
   }
   return counts;
 }

@@ -42,6 +42,9 @@ struct SockStateOptions {
   TracepointType tracepoint = TracepointType::kAuto;
   uint32_t max_cgroups = 8192;  // ps_tcp_states max_entries
   std::string pin_dir;          // e.g. /sys/fs/bpf/podstat; empty: do not pin
+  // The cgroup v2 mount to attach cgroup/sock_create and sock_release to (open sockets of every
+  // kind). Empty: those two programs are left out.
+  std::string cgroup_root;
 };
 
 struct TcpStateEntry {
@@ -59,8 +62,12 @@ class SockStateProgram {
   SockStateProgram(const SockStateProgram&) = delete;
   SockStateProgram& operator=(const SockStateProgram&) = delete;
 
-  // The program that is attached: "inet_sock_set_state_tp_btf" or "inet_sock_set_state_raw_tp".
+  // The state program that is attached: "inet_sock_set_state_tp_btf" or "..._raw_tp".
   const std::string& attached_program() const { return attached_program_; }
+  // Whether a program of kSockStatePrograms is attached.
+  bool IsAttached(std::string_view program) const;
+  // cgroup/sock_create and sock_release are attached: ps_tcp_states.sockets counts open sockets.
+  bool sockets_attached() const { return sockets_attached_; }
   TracepointType tracepoint_type() const { return type_; }
   uint32_t max_cgroups() const { return max_cgroups_; }
 
@@ -81,6 +88,7 @@ class SockStateProgram {
   std::unique_ptr<sock_state_bpf, SkeletonDeleter> skeleton_;
   TracepointType type_ = TracepointType::kAuto;
   std::string attached_program_;
+  bool sockets_attached_ = false;
   uint32_t max_cgroups_ = 0;
   MapPins pins_;  // declared after the skeleton: unpinned before it is destroyed
   mutable bool batch_supported_ = true;
@@ -88,8 +96,12 @@ class SockStateProgram {
   mutable std::vector<ps_tcp_counts> batch_values_;
 };
 
-// Names of the attachable programs, for podstat_bpf_program_attached{program}.
-inline constexpr std::array<std::string_view, 2> kSockStatePrograms = {
-    "inet_sock_set_state_tp_btf", "inet_sock_set_state_raw_tp"};
+// Names of the attachable programs, for podstat_bpf_program_attached{program}. The three TCP
+// event tracepoints take the state program's flavour (tp_btf or raw_tp).
+inline constexpr std::array<std::string_view, 7> kSockStatePrograms = {
+    "inet_sock_set_state_tp_btf", "inet_sock_set_state_raw_tp",
+    "tcp_retransmit_skb",         "tcp_send_reset",
+    "tcp_receive_reset",          "cgroup_sock_create",
+    "cgroup_sock_release"};
 
 }  // namespace podstat::bpf

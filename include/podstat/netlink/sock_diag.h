@@ -27,12 +27,19 @@ struct DiagSocket {
   uint8_t family = 0;      // AF_INET or AF_INET6
   uint8_t state = 0;       // kernel TCP state number (1 = ESTABLISHED ... 12 = NEW_SYN_RECV)
   uint64_t cgroup_id = 0;  // cgroup v2 id; 0 when the kernel sent none (timewait, request socks)
-  uint32_t inode = 0;      // socket inode (0 for timewait sockets)
+  uint32_t inode = 0;      // socket inode (0 for timewait sockets and sockets no process holds)
+  uint8_t protocol = 6;    // IPPROTO_TCP or IPPROTO_UDP: which dump it came from
 };
 
-// Bytes of one inet_diag_req_v2 dump request for TCP sockets of one family in the given states
-// (bit n = state n; ~0u = all), asking for INET_DIAG_CGROUP_ID.
-std::vector<uint8_t> BuildTcpDumpRequest(uint8_t family, uint32_t state_mask, uint32_t sequence);
+// Bytes of one inet_diag_req_v2 dump request for sockets of one protocol (IPPROTO_TCP,
+// IPPROTO_UDP) and family in the given states (bit n = state n; ~0u = all), asking for
+// INET_DIAG_CGROUP_ID.
+std::vector<uint8_t> BuildDumpRequest(uint8_t protocol, uint8_t family, uint32_t state_mask,
+                                      uint32_t sequence);
+inline std::vector<uint8_t> BuildTcpDumpRequest(uint8_t family, uint32_t state_mask,
+                                                uint32_t sequence) {
+  return BuildDumpRequest(6 /* IPPROTO_TCP */, family, state_mask, sequence);
+}
 
 enum class ParseResult { kMore, kDone, kError };
 
@@ -49,10 +56,16 @@ class SockDiagClient {
   // short-lived helper thread, so no thread of the agent ever changes namespace.
   static std::optional<SockDiagClient> Open(int netns_fd, std::string* error);
 
-  // Dumps the TCP sockets (IPv4 and IPv6) in the states of state_mask (bit n = state n). Returns
-  // false with *error on failure; out then holds nothing new.
+  // Dumps the sockets of one protocol (IPPROTO_TCP, IPPROTO_UDP), IPv4 and IPv6, in the states
+  // of state_mask (bit n = state n). Returns false with *error on failure; out then holds nothing
+  // new. *unsupported is set (and true returned) when the kernel has no diag module for the
+  // protocol (UDP diag is a module of its own, CONFIG_INET_UDP_DIAG).
+  bool Dump(uint8_t protocol, std::vector<DiagSocket>& out, std::string* error,
+            uint32_t state_mask = ~0u, bool* unsupported = nullptr);
   bool DumpTcp(std::vector<DiagSocket>& out, std::string* error,
-               uint32_t state_mask = kAllTcpStates);
+               uint32_t state_mask = kAllTcpStates) {
+    return Dump(6 /* IPPROTO_TCP */, out, error, state_mask);
+  }
 
  private:
   explicit SockDiagClient(UniqueFd fd) : fd_(std::move(fd)) {}

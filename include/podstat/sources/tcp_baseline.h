@@ -24,6 +24,7 @@ namespace podstat::sources {
 
 using MapView = std::unordered_map<uint64_t, ps_tcp_counts>;
 using FamilyStateCounts = std::array<std::array<int64_t, PS_TCP_STATE_SLOTS>, PS_FAMILY_COUNT>;
+using FamilyKindCounts = std::array<std::array<int64_t, PS_SOCK_KIND_SLOTS>, PS_FAMILY_COUNT>;
 
 // States the BPF program tracks; the others are always 0 there (see bpf/sock_state.bpf.c):
 // ESTABLISHED..FIN_WAIT2 (1-5) and CLOSE_WAIT..CLOSING (8-11).
@@ -36,6 +37,11 @@ class TcpBaseline {
   // baseline + delta per state, summed over families, clamped at 0 (a transient negative can only
   // come from a lost event and is fixed by the next round).
   model::TcpStateCounts Current(uint64_t cgroup_id, const ps_tcp_counts& delta) const;
+  // The same for one family (PS_FAMILY_INET, PS_FAMILY_INET6).
+  model::TcpStateCounts CurrentFamily(uint64_t cgroup_id, const ps_tcp_counts& delta,
+                                      int family) const;
+  // Open sockets by family and kind: baseline + delta, clamped at 0.
+  model::SocketCounts CurrentSockets(uint64_t cgroup_id, const ps_tcp_counts& delta) const;
   // True when baseline + delta is exactly zero for every family and state.
   bool IsEmpty(uint64_t cgroup_id, const ps_tcp_counts& delta) const;
   void Forget(uint64_t cgroup_id) { baseline_.erase(cgroup_id); }
@@ -47,7 +53,11 @@ class TcpBaseline {
 
  private:
   friend class ReconcileRound;
-  std::unordered_map<uint64_t, FamilyStateCounts> baseline_;
+  struct Counts {
+    FamilyStateCounts states{};
+    FamilyKindCounts sockets{};
+  };
+  std::unordered_map<uint64_t, Counts> baseline_;
 };
 
 class ReconcileRound {
@@ -58,10 +68,15 @@ class ReconcileRound {
     uint64_t skipped_cgroups = 0;  // moved during their dump; retried next round
   };
 
-  // initial: the map read before the first namespace's dump.
-  explicit ReconcileRound(MapView initial) : initial_(std::move(initial)) {}
+  // Which socket kinds the round has dumps for: their open-socket counts are set too. Empty when
+  // the cgroup socket programs are not attached (the counts are then unused).
+  using KindSet = std::array<bool, PS_SOCK_KIND_SLOTS>;
 
-  // One namespace: the map before its dump, the dump, and the map after it.
+  // initial: the map read before the first namespace's dump.
+  explicit ReconcileRound(MapView initial, KindSet reconciled_kinds = {})
+      : initial_(std::move(initial)), kinds_(reconciled_kinds) {}
+
+  // One namespace: the map before its dump, the dump (TCP and UDP sockets), and the map after it.
   void AddNamespace(const MapView& before, std::span<const netlink::DiagSocket> sockets,
                     const MapView& after);
 
@@ -71,11 +86,13 @@ class ReconcileRound {
  private:
   struct Observed {
     FamilyStateCounts sockets{};
+    FamilyKindCounts kinds{};
     uint64_t first_transitions = 0;  // before the first dump that saw this cgroup
     ps_tcp_counts last_after{};      // the map after the last dump that saw it
     bool stable = true;
   };
   MapView initial_;
+  KindSet kinds_;
   std::unordered_map<uint64_t, Observed> observed_;
 };
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -34,10 +35,17 @@ class TcpStateSource {
   TcpStateSource(const bpf::SockStateProgram& program, HostPaths paths, Logger& logger,
                  Options options);
 
+  struct CgroupCounts {
+    uint64_t cgroup_id = 0;
+    model::TcpStateCounts tcp{};                 // IPv4 and IPv6
+    model::TcpStateCounts tcp_inet6{};           // IPv6 alone
+    std::optional<model::SocketCounts> sockets;  // when the cgroup socket programs are attached
+    model::TcpEvents events;
+  };
+
   // Reads the map (reconciling first when due; the first call seeds) and returns the current
   // counts of every cgroup the map or the baselines know.
-  std::vector<std::pair<uint64_t, model::TcpStateCounts>> Collect(
-      const std::vector<procfs::NetworkNamespace>& namespaces);
+  std::vector<CgroupCounts> Collect(const std::vector<procfs::NetworkNamespace>& namespaces);
 
   // Called for a cgroup whose directory is gone: drops its map entry and baseline once it holds
   // no sockets. Returns true if it was dropped.
@@ -61,6 +69,7 @@ class TcpStateSource {
   std::map<uint64_t, netlink::SockDiagClient> clients_;  // netns inode -> client inside it
   Clock::time_point next_reconcile_{};                   // epoch: the first Collect seeds
   bool seeded_ = false;
+  bool udp_diag_missing_ = false;  // the kernel has no UDP sock_diag: UDP counts not reconciled
   uint64_t drift_ = 0;
   uint64_t reconciliations_ = 0;
 };

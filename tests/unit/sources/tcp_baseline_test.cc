@@ -124,3 +124,65 @@ TEST(TcpBaseline, TrackedStatesMatchTheMask) {
 
 }  // namespace
 }  // namespace podstat::sources
+
+namespace podstat::sources {
+namespace {
+
+ReconcileRound::KindSet TcpAndUdp() {
+  ReconcileRound::KindSet kinds{};
+  kinds[PS_SOCK_TCP] = kinds[PS_SOCK_UDP] = true;
+  return kinds;
+}
+
+netlink::DiagSocket Socket(uint64_t cgroup, uint8_t protocol, uint8_t state, uint32_t inode,
+                           uint8_t family = 2) {
+  return netlink::DiagSocket{family, state, cgroup, inode, protocol};
+}
+
+TEST(TcpBaseline, SeedsOpenSocketsOfTcpAndUdpFromTheDumps) {
+  constexpr uint8_t kTcp = 6, kUdp = 17;
+  TcpBaseline baseline;
+  ReconcileRound round({}, TcpAndUdp());
+  const std::vector<netlink::DiagSocket> sockets = {
+      Socket(7, kTcp, 10, 100),     // listener
+      Socket(7, kTcp, 1, 101),      // accepted
+      Socket(7, kTcp, 1, 0),        // queued child: open, no inode yet
+      Socket(7, kTcp, 4, 0),        // orphan in FIN_WAIT1: closed already, not open
+      Socket(7, kUdp, 7, 102),      // bound UDP
+      Socket(7, kUdp, 7, 103, 10),  // bound UDP6
+      Socket(0, kUdp, 7, 104)};     // no cgroup: ignored
+  round.AddNamespace({}, sockets, {});
+  round.ApplyTo(baseline, {});
+  const model::SocketCounts open = baseline.CurrentSockets(7, ps_tcp_counts{});
+  EXPECT_EQ(open[PS_FAMILY_INET][PS_SOCK_TCP], 3);
+  EXPECT_EQ(open[PS_FAMILY_INET][PS_SOCK_UDP], 1);
+  EXPECT_EQ(open[PS_FAMILY_INET6][PS_SOCK_UDP], 1);
+  // The state gauges are unchanged by the socket counting: the FIN_WAIT1 orphan is a socket in
+  // that state all the same.
+  EXPECT_EQ(baseline.Current(7, ps_tcp_counts{})[3], 1);
+}
+
+TEST(TcpBaseline, SocketCountsCorrectDriftOnlyForKindsTheRoundDumped) {
+  constexpr uint8_t kTcp = 6;
+  TcpBaseline baseline;
+  ps_tcp_counts delta{};
+  delta.sockets[PS_FAMILY_INET][PS_SOCK_TCP] = 5;  // BPF thinks 5 were opened
+  delta.sockets[PS_FAMILY_INET][PS_SOCK_RAW] = 2;  // raw: no dump, left alone
+  delta.count[PS_FAMILY_INET][10] = 1;             // the states agree with the dump below
+  delta.count[PS_FAMILY_INET][1] = 1;
+  delta.transitions = 7;
+  const MapView view = {{9, delta}};
+  ReconcileRound::KindSet tcp_only{};
+  tcp_only[PS_SOCK_TCP] = true;
+  ReconcileRound round(view, tcp_only);
+  round.AddNamespace(view, std::vector{Socket(9, kTcp, 10, 1), Socket(9, kTcp, 1, 2)}, view);
+  const auto result = round.ApplyTo(baseline, view);
+  EXPECT_EQ(result.corrected_sockets, 3u);  // 5 -> 2
+  const model::SocketCounts open = baseline.CurrentSockets(9, delta);
+  EXPECT_EQ(open[PS_FAMILY_INET][PS_SOCK_TCP], 2);
+  EXPECT_EQ(open[PS_FAMILY_INET][PS_SOCK_RAW], 2);
+  EXPECT_FALSE(baseline.IsEmpty(9, delta));
+}
+
+}  // namespace
+}  // namespace podstat::sources
