@@ -8,6 +8,7 @@
 
 #include "podstat/cgroup/container_ref.h"
 #include "podstat/cgroupfs/stats.h"
+#include "podstat/procfs/net.h"
 #include "podstat/procfs/process_top.h"
 #include "podstat/procfs/sockstat.h"
 #include "podstat/util/file.h"
@@ -74,19 +75,136 @@ std::optional<uint64_t> Collector::CgroupIdOfPath(const std::string& path) const
   return st.st_ino;
 }
 
-std::unordered_map<uint64_t, int64_t> Collector::TimeWaitByCgroup(
-    const std::vector<procfs::NetworkNamespace>& namespaces) {
-  std::unordered_map<uint64_t, int64_t> by_cgroup;
+bool Collector::BpfCountsTcp() const {
+#ifdef PODSTAT_HAVE_BPF
+  return tcp_ != nullptr;
+#else
+  return false;
+#endif
+}
+
+bool Collector::BpfCountsSockets() const {
+#ifdef PODSTAT_HAVE_BPF
+  return program_ && program_->sockets_attached();
+#else
+  return false;
+#endif
+}
+
+namespace {
+
+// sockstat's per-namespace fields into the model; the kernel-wide ones into node (first read).
+void FillSockstat(const procfs::Sockstat& stat, model::NetworkStats& network,
+                  model::NodeSockstat& node) {
+  // sockstat names, lower-cased for the protocol label; sockstat6 uses the "6" names.
+  static constexpr std::pair<const char*, const char*> kInuse[] = {
+      {"TCP", "tcp"},         {"TCP6", "tcp6"},         {"UDP", "udp"}, {"UDP6", "udp6"},
+      {"UDPLITE", "udplite"}, {"UDPLITE6", "udplite6"}, {"RAW", "raw"}, {"RAW6", "raw6"},
+      {"FRAG", "frag"},       {"FRAG6", "frag6"}};
+  for (const auto& [section, label] : kInuse) {
+    if (const auto value = procfs::SockstatField(stat, section, "inuse")) {
+      network.inuse.emplace_back(label, *value);
+    }
+  }
+  for (const auto& [section, label] : {std::pair{"FRAG", "frag"}, std::pair{"FRAG6", "frag6"}}) {
+    if (const auto value = procfs::SockstatField(stat, section, "memory")) {
+      network.frag_memory_bytes.emplace_back(label, *value);
+    }
+  }
+  network.sockets_used = procfs::SockstatField(stat, "sockets", "used");
+  network.tcp_time_wait = procfs::SockstatField(stat, "TCP", "tw");
+  if (!node.tcp_orphan) node.tcp_orphan = procfs::SockstatField(stat, "TCP", "orphan");
+  if (!node.tcp_alloc) node.tcp_alloc = procfs::SockstatField(stat, "TCP", "alloc");
+  if (node.memory_pages.empty()) {
+    for (const auto& [section, label] :
+         {std::pair{"TCP", "tcp"}, std::pair{"UDP", "udp"}, std::pair{"UDPLITE", "udplite"}}) {
+      if (const auto value = procfs::SockstatField(stat, section, "mem")) {
+        node.memory_pages.emplace_back(label, *value);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::unordered_map<uint64_t, Collector::NamespaceData> Collector::ReadNamespaces(
+    const std::vector<procfs::NetworkNamespace>& namespaces, model::Snapshot& snapshot) {
+  std::unordered_map<uint64_t, NamespaceData> by_cgroup;
+  const bool tables_for_tcp = !BpfCountsTcp();
+  const bool tables_for_sockets = !BpfCountsSockets();
+  model::NodeSockstat node;
   for (const procfs::NetworkNamespace& ns : namespaces) {
-    const auto text = ReadFile(options_.paths.Proc(ns.lowest_pid, "net/sockstat"));
-    if (!text) continue;  // the process exited since the namespaces were listed
-    const auto tw = procfs::SockstatField(procfs::ParseSockstat(*text), "TCP", "tw");
-    if (!tw || *tw == 0) continue;
-    // The host's namespace is everybody's; its TIME_WAIT goes to the root cgroup.
+    auto read = [&](std::string_view file) {
+      return ReadFile(options_.paths.Proc(ns.lowest_pid, file));
+    };
+    // sockstat6 is appended: its sections (TCP6, UDP6, ...) do not clash with sockstat's.
+    auto sockstat = read("net/sockstat");
+    if (!sockstat) continue;  // the process exited since the namespaces were listed
+    if (const auto v6 = read("net/sockstat6")) *sockstat += *v6;
+    // The host's namespace is everybody's; its numbers go to the root cgroup.
     std::optional<std::string> owner = std::string("/");
     if (ns.inode != host_netns_) owner = procfs::CgroupV2PathOf(options_.paths, ns.lowest_pid);
     if (!owner) continue;
-    if (const auto id = CgroupIdOfPath(*owner)) by_cgroup[*id] += static_cast<int64_t>(*tw);
+    const auto id = CgroupIdOfPath(*owner);
+    if (!id) continue;
+
+    const auto [it, first] = by_cgroup.try_emplace(*id);
+    NamespaceData& data = it->second;
+    model::NetworkStats network;
+    network.netns_inode = ns.inode;
+    FillSockstat(procfs::ParseSockstat(*sockstat), network, node);
+    data.tcp[model::kTcpTimeWait - 1] += static_cast<int64_t>(network.tcp_time_wait.value_or(0));
+    if (options_.collect_network) {
+      if (const auto dev = read("net/dev")) {
+        for (model::InterfaceStats& interface : procfs::ParseNetDev(*dev)) {
+          if (interface.name == "lo" && !options_.include_loopback) continue;
+          network.interfaces.push_back(std::move(interface));
+        }
+      }
+    }
+    // Without BPF: the socket tables, one walk of the kernel's hash per file (~1 ms each).
+    model::SocketCounts sockets{};
+    for (size_t family = 0; family < 2 && (tables_for_tcp || tables_for_sockets); ++family) {
+      const std::string suffix = family == 0 ? "" : "6";
+      if (const auto text = read("net/tcp" + suffix)) {
+        const auto table = procfs::ParseSocketTable(*text, /*is_tcp=*/true);
+        sockets[family][model::kSocketTcp] = static_cast<int64_t>(table.held);
+        if (tables_for_tcp) {
+          for (size_t i = 0; i < table.states.size(); ++i) {
+            if (i == model::kTcpTimeWait - 1) continue;  // from sockstat, as with BPF
+            data.tcp[i] += table.states[i];
+            if (family == 1) data.tcp_inet6[i] += table.states[i];
+          }
+        }
+      }
+      if (!tables_for_sockets) continue;
+      for (const auto& [file, kind] : {std::pair{"net/udp", model::kSocketUdp},
+                                       std::pair{"net/udplite", model::kSocketUdpLite},
+                                       std::pair{"net/raw", model::kSocketRaw}}) {
+        const auto text = read(std::string(file) + suffix);
+        if (!text) continue;
+        const auto table = procfs::ParseSocketTable(*text, /*is_tcp=*/false);
+        sockets[family][kind] = static_cast<int64_t>(table.held);
+        if (kind == model::kSocketUdp) {
+          network.udp[family] =
+              model::UdpQueues{table.lines, table.rx_queue, table.tx_queue, table.drops};
+        }
+      }
+    }
+    if (tables_for_sockets) {
+      if (!data.sockets) data.sockets.emplace();
+      for (size_t family = 0; family < 2; ++family) {
+        for (size_t kind = 0; kind < sockets[family].size(); ++kind) {
+          (*data.sockets)[family][kind] += sockets[family][kind];
+        }
+      }
+    }
+    // Two namespaces owned by one cgroup (a container that made its own): the first one's
+    // sockstat and interfaces are reported; socket counts are summed above.
+    if (first) data.network = std::move(network);
+  }
+  if (node.tcp_orphan || node.tcp_alloc || !node.memory_pages.empty()) {
+    snapshot.node_sockstat = std::move(node);
   }
   return by_cgroup;
 }
@@ -164,14 +282,40 @@ model::Snapshot Collector::Collect() {
       procfs::ListNetworkNamespaces(options_.paths);
   snapshot.self.network_namespaces = namespaces.size();
 
-  std::unordered_map<uint64_t, model::TcpStateCounts> by_id;
+  // Per cgroup id: what BPF counted, and what each network namespace says, on its owner.
+  struct ById {
+    std::optional<model::TcpStateCounts> tcp, tcp_inet6;
+    std::optional<model::SocketCounts> sockets;
+    std::optional<model::TcpEvents> events;
+    std::optional<model::NetworkStats> network;
+  };
+  std::unordered_map<uint64_t, ById> by_id;
+  auto add_states = [](std::optional<model::TcpStateCounts>& into,
+                       const model::TcpStateCounts& counts) {
+    if (!into) into.emplace();
+    for (size_t i = 0; i < counts.size(); ++i) (*into)[i] += counts[i];
+  };
 #ifdef PODSTAT_HAVE_BPF
   if (tcp_) {
-    for (auto& [id, counts] : tcp_->Collect(namespaces)) by_id[id] = counts;
+    for (const auto& counts : tcp_->Collect(namespaces)) {
+      ById& entry = by_id[counts.cgroup_id];
+      entry.tcp = counts.tcp;
+      entry.tcp_inet6 = counts.tcp_inet6;
+      entry.sockets = counts.sockets;
+      entry.events = counts.events;
+    }
   }
 #endif
-  for (const auto& [id, tw] : TimeWaitByCgroup(namespaces)) {
-    by_id[id][model::kTcpTimeWait - 1] += tw;
+  for (auto& [id, data] : ReadNamespaces(namespaces, snapshot)) {
+    ById& entry = by_id[id];
+    // TIME_WAIT only, or every state without BPF; a cgroup whose namespace holds none of them
+    // gets no TCP series from it.
+    if (BpfCountsTcp() ? data.tcp[model::kTcpTimeWait - 1] > 0 : true) {
+      add_states(entry.tcp, data.tcp);
+      add_states(entry.tcp_inet6, data.tcp_inet6);
+    }
+    if (data.sockets) entry.sockets = data.sockets;
+    entry.network = std::move(data.network);
   }
 
   // One walk of the hierarchy when CPU or memory is collected: it lists the cgroups to read and
@@ -190,7 +334,7 @@ model::Snapshot Collector::Collect() {
     entry.labels = std::move(labels);
     return entry;
   };
-  for (const auto& [id, counts] : by_id) {
+  for (auto& [id, counts] : by_id) {
     const auto path = resolver_.Resolve(id);
     if (!path) {
 #ifdef PODSTAT_HAVE_BPF
@@ -200,8 +344,25 @@ model::Snapshot Collector::Collect() {
       continue;
     }
     model::CgroupStats& entry = entry_for(id, *path);
-    if (!entry.tcp) entry.tcp.emplace();
-    for (size_t i = 0; i < counts.size(); ++i) (*entry.tcp)[i] += counts[i];
+    if (counts.tcp) add_states(entry.tcp, *counts.tcp);
+    if (counts.tcp_inet6) add_states(entry.tcp_inet6, *counts.tcp_inet6);
+    if (counts.sockets) {
+      if (!entry.sockets) entry.sockets.emplace();
+      for (size_t family = 0; family < counts.sockets->size(); ++family) {
+        for (size_t kind = 0; kind < (*counts.sockets)[family].size(); ++kind) {
+          (*entry.sockets)[family][kind] += (*counts.sockets)[family][kind];
+        }
+      }
+    }
+    if (counts.events) {
+      if (!entry.tcp_events) entry.tcp_events.emplace();
+      entry.tcp_events->retransmits += counts.events->retransmits;
+      entry.tcp_events->connect_failures += counts.events->connect_failures;
+      entry.tcp_events->resets_sent += counts.events->resets_sent;
+      entry.tcp_events->resets_received += counts.events->resets_received;
+    }
+    // A container's own namespace is reported once even when sub-cgroups fold into it.
+    if (counts.network && !entry.network) entry.network = std::move(counts.network);
   }
 
   // CPU and memory for every container, pod and the root: the walk above, then a few small
@@ -236,9 +397,11 @@ model::Snapshot Collector::Collect() {
 #endif
   snapshot.cgroups.reserve(by_path.size());
   for (auto& [path, entry] : by_path) snapshot.cgroups.push_back(std::move(entry));
-  snapshot.self.sources = {{"cgroup_cpu", options_.collect_cpu},
-                           {"cgroup_memory", options_.collect_memory},
-                           {"proc_process", options_.process_top > 0}};
+  snapshot.self.sources = {
+      {"cgroup_cpu", options_.collect_cpu},        {"cgroup_memory", options_.collect_memory},
+      {"proc_process", options_.process_top > 0},  {"proc_sockstat", true},
+      {"proc_net_dev", options_.collect_network},  {"proc_tcp_tables", !BpfCountsTcp()},
+      {"proc_socket_tables", !BpfCountsSockets()}, {"bpf_sockets", BpfCountsSockets()}};
 #ifdef PODSTAT_HAVE_BPF
   snapshot.self.sources.push_back({"bpf_tcp", tcp_ != nullptr});
   snapshot.self.sources.push_back({"bpf_cpu", cpu_program_ != nullptr && options_.collect_cpu});
@@ -263,13 +426,12 @@ model::Snapshot Collector::Collect() {
 
 #ifdef PODSTAT_HAVE_BPF
   for (std::string_view name : bpf::kSockStatePrograms) {
-    snapshot.self.programs.push_back(
-        {std::string(name), program_ && program_->attached_program() == name});
+    snapshot.self.programs.push_back({std::string(name), program_ && program_->IsAttached(name)});
   }
   if (program_) {
     const auto drops = program_->ReadDrops();
     static constexpr const char* kReasons[PS_DROP_REASON_COUNT] = {"map_full", "no_cgroup",
-                                                                   "bad_state"};
+                                                                   "bad_state", "no_mark"};
     for (int i = 0; i < PS_DROP_REASON_COUNT; ++i) {
       const size_t reason = static_cast<size_t>(i);
       snapshot.self.bpf_drops.push_back({kReasons[i], drops[reason]});

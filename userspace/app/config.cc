@@ -24,8 +24,8 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
 }
 
 std::string UsageText() {
-  return R"(podstat: per-container TCP sockets (and, later, CPU, memory and network) from eBPF,
-served to Prometheus.
+  return R"(podstat: per-container sockets, TCP health, network, CPU and memory from eBPF and
+cgroup files, served to Prometheus.
 
 Usage: podstat [flags]
 
@@ -46,6 +46,10 @@ Usage: podstat [flags]
                                   twice the number of cgroups present at start).
   --bpf.reconcile-interval=DUR    How often socket counts are checked against sock_diag and
                                   corrected (default 5m).
+  --[no-]bpf                      Use eBPF (default on). Off, or where the programs cannot
+                                  load: TCP states and socket counts per network namespace
+                                  from /proc/<pid>/net (~1 ms per namespace and sample), CPU
+                                  from cgroup accounting, no retransmit/reset counters.
   --[no-]bpf.pin                  Pin the maps under /sys/fs/bpf/podstat for bpftool
                                   (default off).
   --runtime.docker-endpoint=PATH  Docker Engine API unix socket, for container names and
@@ -69,6 +73,14 @@ Usage: podstat [flags]
                                   each container by CPU, with pid and comm labels: CPU seconds
                                   by mode, VmRSS, VmSize, RssFile from /proc/<pid>/stat, status.
   --collector.process.top=N       N for --collector.process (default 5, at most 50).
+  --[no-]collector.network        Per network namespace (default on): interface counters
+                                  (container_network_*_total{interface}) and sockstat
+                                  (container_sockstat_*), on the cgroup owning the namespace.
+  --[no-]collector.network.loopback
+                                  Report the "lo" interface too (default off).
+  --compat=cadvisor               Also export cAdvisor's names for the same numbers
+                                  (container_network_tcp_usage_total{tcp_state} and tcp6,
+                                  udp and udp6), so cAdvisor dashboards work unchanged.
   --check                         Probe the kernel, print what podstat would use, exit 0 if the
                                   BPF programs load and attach, 1 if not.
   --version                       Print the version and exit.
@@ -137,6 +149,11 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
          return true;
        }},
       {"metadata.refresh-interval", duration(config.metadata_refresh)},
+      {"compat",
+       [&](const std::string& v) {
+         config.compat_cadvisor = v == "cadvisor";
+         return v == "cadvisor" || v == "none";
+       }},
       {"collector.process.top",
        [&](const std::string& v) {
          // Capped: each process is 5 series per container, and they are high-cardinality.
@@ -146,6 +163,7 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
        }},
   };
   const std::map<std::string, bool*, std::less<>> booleans = {
+      {"bpf", &config.bpf},
       {"bpf.pin", &config.bpf_pin},
       {"bpf.cpu", &config.bpf_cpu},
       {"check", &config.check},
@@ -153,7 +171,9 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
       {"version", &config.version},
       {"collector.cpu", &config.collect_cpu},
       {"collector.memory", &config.collect_memory},
-      {"collector.process", &config.collect_process}};
+      {"collector.process", &config.collect_process},
+      {"collector.network", &config.collect_network},
+      {"collector.network.loopback", &config.network_loopback}};
 
   for (size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];

@@ -2,6 +2,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -32,19 +33,72 @@ void Add(prometheus::MetricFamily& family, std::vector<prometheus::ClientMetric:
   family.metric.push_back(std::move(metric));
 }
 
+using Labels = std::vector<prometheus::ClientMetric::Label>;
+
+// cAdvisor's container-level labels: name (the runtime's container name), image, id, and for
+// Kubernetes the container_label_io_kubernetes_* names. podstat's own label set is a superset of
+// what dashboards select on (namespace, pod, container, image, id), so the same labels are kept.
+Labels Who(const model::CgroupStats& cgroup) {
+  const model::ContainerLabels& labels = cgroup.labels;
+  return {{"namespace", labels.namespace_}, {"pod", labels.pod},
+          {"container", labels.container},  {"container_id", labels.container_id},
+          {"image", labels.image},          {"id", cgroup.path}};
+}
+
+// cAdvisor's tcp_state values, in kernel state order (index = state - 1); new_syn_recv has none.
+constexpr std::array<std::string_view, 11> kCadvisorTcpStates = {
+    "established", "synsent",   "synrecv", "finwait1", "finwait2", "timewait",
+    "close",       "closewait", "lastack", "listen",   "closing"};
+
+void AddCadvisorCompat(const model::Snapshot& snapshot,
+                       std::vector<prometheus::MetricFamily>& families) {
+  prometheus::MetricFamily tcp = Family(kCadvisorTcp);
+  prometheus::MetricFamily tcp6 = Family(kCadvisorTcp6);
+  prometheus::MetricFamily udp = Family(kCadvisorUdp);
+  prometheus::MetricFamily udp6 = Family(kCadvisorUdp6);
+  for (const model::CgroupStats& cgroup : snapshot.cgroups) {
+    if (cgroup.tcp) {
+      const model::TcpStateCounts v6 = cgroup.tcp_inet6.value_or(model::TcpStateCounts{});
+      for (size_t i = 0; i < kCadvisorTcpStates.size(); ++i) {
+        for (auto& [family, value] :
+             {std::pair{&tcp, (*cgroup.tcp)[i] - v6[i]}, std::pair{&tcp6, v6[i]}}) {
+          Labels labels = Who(cgroup);
+          labels.push_back({"tcp_state", std::string(kCadvisorTcpStates[i])});
+          Add(*family, std::move(labels), static_cast<double>(value < 0 ? 0 : value));
+        }
+      }
+    }
+    if (cgroup.sockets) {
+      for (size_t index = 0; index < 2; ++index) {
+        prometheus::MetricFamily& family = index == 0 ? udp : udp6;
+        const auto& queues = cgroup.network ? cgroup.network->udp[index] : std::nullopt;
+        std::vector<std::pair<const char*, double>> values = {
+            {"listen", static_cast<double>((*cgroup.sockets)[index][model::kSocketUdp])}};
+        if (queues) {
+          values.push_back({"dropped", static_cast<double>(queues->drops)});
+          values.push_back({"rxqueued", static_cast<double>(queues->rx_queued)});
+          values.push_back({"txqueued", static_cast<double>(queues->tx_queued)});
+        }
+        for (const auto& [state, value] : values) {
+          Labels labels = Who(cgroup);
+          labels.push_back({"udp_state", state});
+          Add(family, std::move(labels), value);
+        }
+      }
+    }
+  }
+  for (auto* family : {&tcp, &tcp6, &udp, &udp6}) {
+    if (!family->metric.empty()) families.push_back(std::move(*family));
+  }
+}
+
 }  // namespace
 
 std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot& snapshot,
                                                     const BuildContext& context) {
   std::vector<prometheus::MetricFamily> families;
 
-  using Labels = std::vector<prometheus::ClientMetric::Label>;
-  auto who = [](const model::CgroupStats& cgroup) -> Labels {
-    const model::ContainerLabels& labels = cgroup.labels;
-    return {{"namespace", labels.namespace_}, {"pod", labels.pod},
-            {"container", labels.container},  {"container_id", labels.container_id},
-            {"image", labels.image},          {"id", cgroup.path}};
-  };
+  const auto who = Who;
 
   prometheus::MetricFamily tcp = Family(kContainerTcpSockets);
   for (const model::CgroupStats& cgroup : snapshot.cgroups) {
@@ -56,6 +110,124 @@ std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot& snaps
     }
   }
   families.push_back(std::move(tcp));
+
+  // Open sockets by family and type (kinds of one type summed), and UDP alone.
+  prometheus::MetricFamily sockets = Family(kContainerSockets);
+  prometheus::MetricFamily udp_sockets = Family(kContainerUdpSockets);
+  for (const model::CgroupStats& cgroup : snapshot.cgroups) {
+    if (!cgroup.sockets) continue;
+    for (size_t family = 0; family < model::kSocketFamilies.size(); ++family) {
+      std::map<std::string_view, int64_t> by_type;
+      for (size_t kind = 0; kind < model::kSocketKindTypes.size(); ++kind) {
+        if (model::kSocketKindTypes[kind].empty()) continue;
+        by_type[model::kSocketKindTypes[kind]] += (*cgroup.sockets)[family][kind];
+      }
+      for (const auto& [type, count] : by_type) {
+        Labels labels = who(cgroup);
+        labels.push_back({"family", std::string(model::kSocketFamilies[family])});
+        labels.push_back({"type", std::string(type)});
+        Add(sockets, std::move(labels), static_cast<double>(count));
+      }
+    }
+    Add(udp_sockets, who(cgroup),
+        static_cast<double>((*cgroup.sockets)[0][model::kSocketUdp] +
+                            (*cgroup.sockets)[1][model::kSocketUdp]));
+  }
+  for (auto* family : {&sockets, &udp_sockets}) {
+    if (!family->metric.empty()) families.push_back(std::move(*family));
+  }
+
+  // TCP health counters (BPF).
+  prometheus::MetricFamily retransmits = Family(kTcpRetransmits);
+  prometheus::MetricFamily connect_failures = Family(kTcpConnectFailures);
+  prometheus::MetricFamily resets = Family(kTcpResets);
+  for (const model::CgroupStats& cgroup : snapshot.cgroups) {
+    if (!cgroup.tcp_events) continue;
+    const model::TcpEvents& events = *cgroup.tcp_events;
+    Add(retransmits, who(cgroup), static_cast<double>(events.retransmits));
+    Add(connect_failures, who(cgroup), static_cast<double>(events.connect_failures));
+    for (const auto& [direction, count] :
+         {std::pair{"sent", events.resets_sent}, std::pair{"received", events.resets_received}}) {
+      Labels labels = who(cgroup);
+      labels.push_back({"direction", direction});
+      Add(resets, std::move(labels), static_cast<double>(count));
+    }
+  }
+  for (auto* family : {&retransmits, &connect_failures, &resets}) {
+    if (!family->metric.empty()) families.push_back(std::move(*family));
+  }
+
+  // Per network namespace, on the cgroup owning it: sockstat and interfaces.
+  prometheus::MetricFamily inuse = Family(kSockstatInuse);
+  prometheus::MetricFamily tw = Family(kSockstatTcpTw);
+  prometheus::MetricFamily sockets_used = Family(kSockstatSocketsUsed);
+  prometheus::MetricFamily frag_memory = Family(kSockstatFragMemory);
+  struct InterfaceFamily {
+    prometheus::MetricFamily family;
+    uint64_t model::InterfaceStats::*field;
+  };
+  std::vector<InterfaceFamily> interface_families = {
+      {Family(kNetworkReceiveBytes), &model::InterfaceStats::receive_bytes},
+      {Family(kNetworkReceivePackets), &model::InterfaceStats::receive_packets},
+      {Family(kNetworkReceiveErrors), &model::InterfaceStats::receive_errors},
+      {Family(kNetworkReceiveDropped), &model::InterfaceStats::receive_dropped},
+      {Family(kNetworkTransmitBytes), &model::InterfaceStats::transmit_bytes},
+      {Family(kNetworkTransmitPackets), &model::InterfaceStats::transmit_packets},
+      {Family(kNetworkTransmitErrors), &model::InterfaceStats::transmit_errors},
+      {Family(kNetworkTransmitDropped), &model::InterfaceStats::transmit_dropped}};
+  for (const model::CgroupStats& cgroup : snapshot.cgroups) {
+    if (!cgroup.network) continue;
+    const model::NetworkStats& network = *cgroup.network;
+    for (const auto& [protocol, count] : network.inuse) {
+      Labels labels = who(cgroup);
+      labels.push_back({"protocol", protocol});
+      Add(inuse, std::move(labels), static_cast<double>(count));
+    }
+    for (const auto& [protocol, bytes] : network.frag_memory_bytes) {
+      Labels labels = who(cgroup);
+      labels.push_back({"protocol", protocol});
+      Add(frag_memory, std::move(labels), static_cast<double>(bytes));
+    }
+    if (network.tcp_time_wait) {
+      Add(tw, who(cgroup), static_cast<double>(*network.tcp_time_wait));
+    }
+    if (network.sockets_used) {
+      Add(sockets_used, who(cgroup), static_cast<double>(*network.sockets_used));
+    }
+    for (const model::InterfaceStats& interface : network.interfaces) {
+      for (InterfaceFamily& entry : interface_families) {
+        Labels labels = who(cgroup);
+        labels.push_back({"interface", interface.name});
+        Add(entry.family, std::move(labels), static_cast<double>(interface.*entry.field));
+      }
+    }
+  }
+  for (auto* family : {&inuse, &tw, &sockets_used, &frag_memory}) {
+    if (!family->metric.empty()) families.push_back(std::move(*family));
+  }
+  for (InterfaceFamily& entry : interface_families) {
+    if (!entry.family.metric.empty()) families.push_back(std::move(entry.family));
+  }
+  if (snapshot.node_sockstat) {
+    const model::NodeSockstat& node = *snapshot.node_sockstat;
+    auto node_gauge = [&](const MetricSpec& spec, const std::optional<uint64_t>& value) {
+      if (!value) return;
+      prometheus::MetricFamily family = Family(spec);
+      Add(family, {}, static_cast<double>(*value));
+      families.push_back(std::move(family));
+    };
+    node_gauge(kNodeSockstatTcpOrphan, node.tcp_orphan);
+    node_gauge(kNodeSockstatTcpAlloc, node.tcp_alloc);
+    if (!node.memory_pages.empty()) {
+      prometheus::MetricFamily memory_pages = Family(kNodeSockstatMemory);
+      for (const auto& [protocol, pages] : node.memory_pages) {
+        Add(memory_pages, {{"protocol", protocol}}, static_cast<double>(pages));
+      }
+      families.push_back(std::move(memory_pages));
+    }
+  }
+
+  if (context.compat_cadvisor) AddCadvisorCompat(snapshot, families);
 
   // One family per value; each cgroup contributes where it has the data.
   auto per_cgroup = [&](const MetricSpec& spec, auto value_of) {

@@ -36,9 +36,11 @@ class Collector {
     std::chrono::milliseconds reconcile_interval{std::chrono::minutes(5)};
     // Container names; may be null (then only container_id and id name a container). Not owned.
     metadata::MetadataCache* metadata = nullptr;
-    bool collect_cpu = true;     // --collector.cpu
-    bool collect_memory = true;  // --collector.memory
-    size_t process_top = 0;      // --collector.process: top N processes per container, 0 = off
+    bool collect_cpu = true;        // --collector.cpu
+    bool collect_memory = true;     // --collector.memory
+    size_t process_top = 0;         // --collector.process: top N processes per container, 0 = off
+    bool collect_network = true;    // --collector.network: sockstat and interfaces per netns
+    bool include_loopback = false;  // --collector.network.loopback: report "lo" too
   };
 
   // Without BPF: only the /proc and cgroupfs sources.
@@ -55,9 +57,19 @@ class Collector {
  private:
   // What both constructors do: first walk, host namespace, hierarchies, one log line.
   void Init();
-  // TIME_WAIT per network namespace, keyed by the cgroup id it is reported on.
-  std::unordered_map<uint64_t, int64_t> TimeWaitByCgroup(
-      const std::vector<procfs::NetworkNamespace>& namespaces);
+  // What is read per network namespace and reported on the cgroup that owns it.
+  struct NamespaceData {
+    model::NetworkStats network;
+    model::TcpStateCounts tcp{};  // TIME_WAIT always; every state without the BPF program
+    model::TcpStateCounts tcp_inet6{};
+    std::optional<model::SocketCounts> sockets;  // without the BPF socket programs
+  };
+  // Reads sockstat (and dev, and the socket tables where BPF does not count) of every namespace
+  // once, keyed by the id of the cgroup it is reported on. Fills snapshot.node_sockstat.
+  std::unordered_map<uint64_t, NamespaceData> ReadNamespaces(
+      const std::vector<procfs::NetworkNamespace>& namespaces, model::Snapshot& snapshot);
+  bool BpfCountsTcp() const;
+  bool BpfCountsSockets() const;
   std::optional<uint64_t> CgroupIdOfPath(const std::string& path) const;
   // The folded path and the labels of a cgroup path: its container's own cgroup and names.
   std::pair<std::string, model::ContainerLabels> Identify(const std::string& path);

@@ -23,15 +23,19 @@ struct Config {
   std::string bpf_tracepoint_type = "auto";
   uint32_t bpf_max_cgroups = 8192;
   std::chrono::milliseconds bpf_reconcile_interval{std::chrono::minutes(5)};
+  bool bpf = true;  // --[no-]bpf: off = every source from /proc and cgroup files
   bool bpf_pin = false;
   bool bpf_cpu = true;             // --[no-]bpf.cpu: sched_switch CPU accounting
   uint32_t bpf_max_tasks = 65536;  // --bpf.max-tasks: cap on the per-thread map (min with pid_max)
   std::string docker_endpoint = "/var/run/docker.sock";  // empty: no Docker names
   std::chrono::milliseconds metadata_refresh{std::chrono::seconds(10)};
-  bool collect_cpu = true;       // --[no-]collector.cpu
-  bool collect_memory = true;    // --[no-]collector.memory
-  bool collect_process = false;  // --[no-]collector.process
-  uint32_t process_top = 5;      // --collector.process.top
+  bool collect_cpu = true;        // --[no-]collector.cpu
+  bool collect_memory = true;     // --[no-]collector.memory
+  bool collect_process = false;   // --[no-]collector.process
+  uint32_t process_top = 5;       // --collector.process.top
+  bool collect_network = true;    // --[no-]collector.network: sockstat and interfaces per netns
+  bool network_loopback = false;  // --[no-]collector.network.loopback: include "lo"
+  bool compat_cadvisor = false;   // --compat=cadvisor: cAdvisor's network names as well
   bool check = false;
   bool help = false;
   bool version = false;

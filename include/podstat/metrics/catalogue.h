@@ -24,6 +24,106 @@ inline constexpr MetricSpec kContainerTcpSockets{
     "namespace's lowest-numbered pid (usually its first process: the pod sandbox or the "
     "container's init), and the host namespace's on id=\"/\". close and new_syn_recv are "
     "always 0: closed sockets are unhashed and request sockets are not tracked."};
+inline constexpr MetricSpec kContainerSockets{
+    "container_sockets", Kind::kGauge,
+    "Open sockets of the cgroup's processes by family (inet, inet6) and type (stream, dgram, raw, "
+    "other): +1 at socket() or when a connection is queued for accept(), -1 at the last close(). "
+    "From eBPF cgroup/sock_create and sock_release on the cgroup v2 root; TCP and UDP are seeded "
+    "and reconciled with sock_diag (a socket never bound or connected is invisible to sock_diag), "
+    "raw and other kinds counted from the agent's start. Without eBPF: per network namespace, on "
+    "the cgroup owning it, from /proc/<pid>/net/{tcp,udp,udplite,raw}{,6}. Unix sockets are not "
+    "counted: no cgroup hook sees them."};
+inline constexpr MetricSpec kContainerUdpSockets{
+    "container_udp_sockets", Kind::kGauge,
+    "Open UDP sockets (IPv4 and IPv6) of the cgroup's processes; the udp part of "
+    "container_sockets{type=\"dgram\"}."};
+inline constexpr MetricSpec kTcpRetransmits{
+    "container_tcp_retransmits_total", Kind::kCounter,
+    "TCP segments retransmitted by the cgroup's sockets (eBPF on tcp:tcp_retransmit_skb, one per "
+    "retransmitted skb), since the agent started."};
+inline constexpr MetricSpec kTcpConnectFailures{
+    "container_tcp_connect_failures_total", Kind::kCounter,
+    "Outgoing TCP connections of the cgroup that failed (SYN_SENT to CLOSE: refused, timed out or "
+    "abandoned), from eBPF, since the agent started."};
+inline constexpr MetricSpec kTcpResets{
+    "container_tcp_resets_total", Kind::kCounter,
+    "TCP resets sent and received by the cgroup's sockets (direction=sent|received), from eBPF on "
+    "tcp:tcp_send_reset and tcp:tcp_receive_reset. Resets answering a closed port have no socket "
+    "and are not counted."};
+inline constexpr MetricSpec kSockstatInuse{
+    "container_sockstat_inuse", Kind::kGauge,
+    "Sockets in use in the cgroup's network namespace by protocol (tcp, udp, udplite, raw, frag "
+    "and their 6 variants), from /proc/<pid>/net/sockstat{,6}. Reported once per namespace, on the "
+    "cgroup of its lowest pid (the pod sandbox or the container's init; \"/\" for the host), so "
+    "sum by (pod) does not double count. orphan, alloc and mem are kernel-wide: see "
+    "node_sockstat_*."};
+inline constexpr MetricSpec kSockstatTcpTw{
+    "container_sockstat_tcp_tw", Kind::kGauge,
+    "TCP sockets in TIME_WAIT in the cgroup's network namespace (sockstat tw; per namespace since "
+    "Linux 5.19, kernel-wide before). Reported on the namespace's owner like "
+    "container_sockstat_inuse."};
+inline constexpr MetricSpec kSockstatSocketsUsed{
+    "container_sockstat_sockets_used", Kind::kGauge,
+    "Sockets of every family in use in the cgroup's network namespace (sockstat \"sockets: "
+    "used\"), on the namespace's owner."};
+inline constexpr MetricSpec kSockstatFragMemory{
+    "container_sockstat_frag_memory_bytes", Kind::kGauge,
+    "Memory held by IP fragment reassembly queues in the cgroup's network namespace (sockstat "
+    "FRAG memory), by protocol (frag, frag6), on the namespace's owner."};
+inline constexpr MetricSpec kNodeSockstatTcpOrphan{
+    "node_sockstat_tcp_orphan", Kind::kGauge,
+    "TCP sockets no process holds any more (sockstat orphan): kernel-wide."};
+inline constexpr MetricSpec kNodeSockstatTcpAlloc{
+    "node_sockstat_tcp_alloc", Kind::kGauge,
+    "TCP sockets allocated (sockstat alloc): kernel-wide."};
+inline constexpr MetricSpec kNodeSockstatMemory{
+    "node_sockstat_memory_pages", Kind::kGauge,
+    "Pages of socket buffer memory by protocol (sockstat mem for tcp, udp, udplite): kernel-wide."};
+inline constexpr MetricSpec kNetworkReceiveBytes{
+    "container_network_receive_bytes_total", Kind::kCounter,
+    "Bytes received by an interface of the cgroup's network namespace (/proc/<pid>/net/dev), on "
+    "the namespace's owner (the pod sandbox in Kubernetes, as cAdvisor does); lo is left out "
+    "unless --collector.network.loopback."};
+inline constexpr MetricSpec kNetworkReceivePackets{
+    "container_network_receive_packets_total", Kind::kCounter,
+    "Packets received by an interface of the cgroup's network namespace (see "
+    "container_network_receive_bytes_total)."};
+inline constexpr MetricSpec kNetworkReceiveErrors{
+    "container_network_receive_errors_total", Kind::kCounter,
+    "Receive errors of an interface of the cgroup's network namespace."};
+inline constexpr MetricSpec kNetworkReceiveDropped{
+    "container_network_receive_packets_dropped_total", Kind::kCounter,
+    "Received packets dropped by an interface of the cgroup's network namespace (cAdvisor's "
+    "name)."};
+inline constexpr MetricSpec kNetworkTransmitBytes{
+    "container_network_transmit_bytes_total", Kind::kCounter,
+    "Bytes sent by an interface of the cgroup's network namespace."};
+inline constexpr MetricSpec kNetworkTransmitPackets{
+    "container_network_transmit_packets_total", Kind::kCounter,
+    "Packets sent by an interface of the cgroup's network namespace."};
+inline constexpr MetricSpec kNetworkTransmitErrors{
+    "container_network_transmit_errors_total", Kind::kCounter,
+    "Transmit errors of an interface of the cgroup's network namespace."};
+inline constexpr MetricSpec kNetworkTransmitDropped{
+    "container_network_transmit_packets_dropped_total", Kind::kCounter,
+    "Packets an interface of the cgroup's network namespace dropped on transmit (cAdvisor's "
+    "name)."};
+// --compat=cadvisor: cAdvisor's names and labels for numbers podstat already has. Gauges despite
+// "_total", as cAdvisor declares them.
+inline constexpr MetricSpec kCadvisorTcp{
+    "container_network_tcp_usage_total", Kind::kGauge,
+    "cAdvisor-compatible (--compat=cadvisor): IPv4 TCP sockets by tcp_state; the numbers of "
+    "container_tcp_sockets. TIME_WAIT is not split by family by the kernel and is all here."};
+inline constexpr MetricSpec kCadvisorTcp6{
+    "container_network_tcp6_usage_total", Kind::kGauge,
+    "cAdvisor-compatible (--compat=cadvisor): IPv6 TCP sockets by tcp_state."};
+inline constexpr MetricSpec kCadvisorUdp{
+    "container_network_udp_usage_total", Kind::kGauge,
+    "cAdvisor-compatible (--compat=cadvisor): IPv4 UDP sockets (udp_state=listen) and, when "
+    "socket tables are read (without eBPF), the dropped, rxqueued and txqueued sums."};
+inline constexpr MetricSpec kCadvisorUdp6{"container_network_udp6_usage_total", Kind::kGauge,
+                                          "cAdvisor-compatible (--compat=cadvisor): IPv6 UDP "
+                                          "sockets, as container_network_udp_usage_total."};
 inline constexpr MetricSpec kCpuUsage{
     "container_cpu_usage_seconds_total", Kind::kCounter,
     "CPU time consumed by the cgroup. From eBPF (on-CPU time per sched_switch) when the CPU "
@@ -124,13 +224,54 @@ inline constexpr MetricSpec kCollectionDuration{"podstat_collection_duration_sec
 inline constexpr MetricSpec kSnapshotAge{"podstat_snapshot_age_seconds", Kind::kGauge,
                                          "Age of the collected data served by this scrape."};
 
-inline constexpr std::array kCatalogue = {
-    kCpuUsage,           kCpuUser,           kCpuSystem,         kCpuRunqueueWait,
-    kMemoryUsage,        kMemoryWorkingSet,  kMemoryRss,         kMemoryCache,
-    kMemoryInactiveFile, kMemoryLimit,       kOomKills,          kNodeCgroupMemoryUsage,
-    kNodeWorkingSet,     kNodeAvailable,     kSourceActive,      kContainerTcpSockets,
-    kBuildInfo,          kProgramAttached,   kBpfDrops,          kSocketDrift,
-    kReconciliations,    kUnresolvedCgroups, kNetworkNamespaces, kCollectionDuration,
-    kSnapshotAge};
+inline constexpr std::array kCatalogue = {kContainerSockets,
+                                          kContainerUdpSockets,
+                                          kTcpRetransmits,
+                                          kTcpConnectFailures,
+                                          kTcpResets,
+                                          kSockstatInuse,
+                                          kSockstatTcpTw,
+                                          kSockstatSocketsUsed,
+                                          kSockstatFragMemory,
+                                          kNodeSockstatTcpOrphan,
+                                          kNodeSockstatTcpAlloc,
+                                          kNodeSockstatMemory,
+                                          kNetworkReceiveBytes,
+                                          kNetworkReceivePackets,
+                                          kNetworkReceiveErrors,
+                                          kNetworkReceiveDropped,
+                                          kNetworkTransmitBytes,
+                                          kNetworkTransmitPackets,
+                                          kNetworkTransmitErrors,
+                                          kNetworkTransmitDropped,
+                                          kCadvisorTcp,
+                                          kCadvisorTcp6,
+                                          kCadvisorUdp,
+                                          kCadvisorUdp6,
+                                          kCpuUsage,
+                                          kCpuUser,
+                                          kCpuSystem,
+                                          kCpuRunqueueWait,
+                                          kMemoryUsage,
+                                          kMemoryWorkingSet,
+                                          kMemoryRss,
+                                          kMemoryCache,
+                                          kMemoryInactiveFile,
+                                          kMemoryLimit,
+                                          kOomKills,
+                                          kNodeCgroupMemoryUsage,
+                                          kNodeWorkingSet,
+                                          kNodeAvailable,
+                                          kSourceActive,
+                                          kContainerTcpSockets,
+                                          kBuildInfo,
+                                          kProgramAttached,
+                                          kBpfDrops,
+                                          kSocketDrift,
+                                          kReconciliations,
+                                          kUnresolvedCgroups,
+                                          kNetworkNamespaces,
+                                          kCollectionDuration,
+                                          kSnapshotAge};
 
 }  // namespace podstat::metrics

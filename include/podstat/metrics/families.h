@@ -15,6 +15,7 @@ namespace podstat::metrics {
 struct BuildContext {
   std::string kernel_release;                   // for podstat_build_info
   std::chrono::system_clock::time_point now{};  // for podstat_snapshot_age_seconds
+  bool compat_cadvisor = false;                 // also cAdvisor's names (--compat=cadvisor)
 };
 
 std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot& snapshot,

@@ -21,6 +21,71 @@ inline constexpr int kTcpTimeWait = 6;
 
 using TcpStateCounts = std::array<int64_t, kTcpStateNames.size()>;  // index = state - 1
 
+// Open sockets by family and kind. The kinds are the BPF side's enum ps_sock_kind, in order; each
+// maps to a socket type for container_sockets{type}.
+inline constexpr std::array<std::string_view, 2> kSocketFamilies = {"inet", "inet6"};
+enum SocketKind : size_t {
+  kSocketTcp = 0,
+  kSocketUdp = 1,
+  kSocketUdpLite = 2,
+  kSocketRaw = 3,
+  kSocketOtherStream = 4,  // MPTCP, SCTP
+  kSocketOtherDgram = 5,   // ICMP "ping" sockets
+  kSocketOther = 6,
+  kSocketKindCount = 8,  // slot 7 unused
+};
+inline constexpr std::array<std::string_view, kSocketKindCount> kSocketKindTypes = {
+    "stream", "dgram", "dgram", "raw", "stream", "dgram", "other", ""};
+using SocketCounts = std::array<std::array<int64_t, kSocketKindCount>, 2>;  // [family][kind]
+
+// Whether a TCP socket listed by sock_diag or /proc/net/tcp is one a process holds open, as
+// container_sockets counts them: it has an inode, or it is an accepted child still waiting in its
+// listener's queue (ESTABLISHED, SYN_RECV or CLOSE_WAIT without an inode). Closed-but-lingering
+// orphans (FIN_WAIT*, CLOSING, LAST_ACK, TIME_WAIT without an inode) are not: close() took them
+// off.
+constexpr bool IsHeldTcpSocket(int state, uint64_t inode) {
+  return inode != 0 || state == 1 /* ESTABLISHED */ || state == 3 /* SYN_RECV */ ||
+         state == 8 /* CLOSE_WAIT */;
+}
+
+// TCP events of a cgroup's sockets, counted since the agent started (BPF only).
+struct TcpEvents {
+  uint64_t retransmits = 0;       // retransmitted segments (tcp:tcp_retransmit_skb, one per skb)
+  uint64_t connect_failures = 0;  // SYN_SENT -> CLOSE: refused, timed out, abandoned
+  uint64_t resets_sent = 0;
+  uint64_t resets_received = 0;
+};
+
+// One interface of a network namespace, from /proc/<pid>/net/dev.
+struct InterfaceStats {
+  std::string name;
+  uint64_t receive_bytes = 0, receive_packets = 0, receive_errors = 0, receive_dropped = 0;
+  uint64_t transmit_bytes = 0, transmit_packets = 0, transmit_errors = 0, transmit_dropped = 0;
+};
+
+// /proc/net/udp{,6} sums, for cAdvisor's container_network_udp*_usage_total (compat, fallback).
+struct UdpQueues {
+  uint64_t sockets = 0;
+  uint64_t rx_queued = 0;  // bytes waiting to be read
+  uint64_t tx_queued = 0;
+  uint64_t drops = 0;
+};
+
+// What a network namespace reports about itself: reported once, on the cgroup that owns the
+// namespace (the cgroup of its lowest pid: the pod sandbox, the container's init; "/" for the
+// host), so that sum by (pod) does not count a pod's network once per container.
+struct NetworkStats {
+  uint64_t netns_inode = 0;
+  // sockstat/sockstat6 per-namespace fields: protocol ("tcp", "tcp6", "udp", "udp6", "udplite",
+  // "udplite6", "raw", "raw6", "frag", "frag6") -> sockets in use.
+  std::vector<std::pair<std::string, uint64_t>> inuse;
+  std::optional<uint64_t> sockets_used;   // "sockets: used", per namespace since 5.x
+  std::optional<uint64_t> tcp_time_wait;  // "TCP: tw"
+  std::vector<std::pair<std::string, uint64_t>> frag_memory_bytes;  // "frag", "frag6"
+  std::vector<InterfaceStats> interfaces;
+  std::array<std::optional<UdpQueues>, 2> udp;  // [family]; read only without BPF sockets
+};
+
 // Who a cgroup is, in the words users use. All empty for cgroups that are not containers
 // (systemd services, the root): those are known by their path alone.
 struct ContainerLabels {
@@ -78,8 +143,12 @@ struct CgroupStats {
   // sub-cgroups it made inside itself are folded into it.
   std::string path;
   ContainerLabels labels;
-  std::optional<TcpStateCounts> tcp;  // present for cgroups with TCP activity or TIME_WAIT
-  std::optional<CgroupCpu> cpu;       // present for containers, pods and the root
+  std::optional<TcpStateCounts> tcp;        // present for cgroups with TCP activity or TIME_WAIT
+  std::optional<TcpStateCounts> tcp_inet6;  // the IPv6 part of tcp (cAdvisor's tcp6 series)
+  std::optional<SocketCounts> sockets;      // open sockets by family and kind
+  std::optional<TcpEvents> tcp_events;
+  std::optional<NetworkStats> network;  // present on the cgroup owning a network namespace
+  std::optional<CgroupCpu> cpu;         // present for containers, pods and the root
   std::optional<CgroupMemory> memory;
   std::vector<ProcessStats> processes;  // --collector.process only
 };
@@ -114,10 +183,18 @@ struct SelfStats {
   double collection_duration_seconds = 0;
 };
 
+// sockstat fields that are kernel-wide (the same in every namespace): read once, exported once.
+struct NodeSockstat {
+  std::optional<uint64_t> tcp_orphan;                          // "TCP: orphan"
+  std::optional<uint64_t> tcp_alloc;                           // "TCP: alloc"
+  std::vector<std::pair<std::string, uint64_t>> memory_pages;  // "tcp", "udp", "udplite" -> mem
+};
+
 struct Snapshot {
   std::chrono::system_clock::time_point taken_at{};
   std::vector<CgroupStats> cgroups;  // sorted by path, one entry per path
   std::optional<NodeMemory> node_memory;
+  std::optional<NodeSockstat> node_sockstat;
   SelfStats self;
 };
 

@@ -179,3 +179,102 @@ TEST(Serialize, EscapesLabelValues) {
 
 }  // namespace
 }  // namespace podstat::metrics
+
+namespace podstat::metrics {
+namespace {
+
+std::map<std::string, double> ByLabel(const prometheus::MetricFamily& family,
+                                      const std::string& label) {
+  std::map<std::string, double> values;
+  for (const auto& metric : family.metric) {
+    for (const auto& l : metric.label) {
+      if (l.name == label) {
+        values[l.value] += family.type == prometheus::MetricType::Counter ? metric.counter.value
+                                                                          : metric.gauge.value;
+      }
+    }
+  }
+  return values;
+}
+
+model::Snapshot OneNetworkedContainer() {
+  model::Snapshot snapshot;
+  model::CgroupStats c;
+  c.path = "/docker/abc";
+  c.tcp.emplace();
+  (*c.tcp)[0] = 5;  // established, 2 of them IPv6
+  (*c.tcp)[5] = 3;  // time_wait
+  c.tcp_inet6.emplace();
+  (*c.tcp_inet6)[0] = 2;
+  c.sockets.emplace();
+  (*c.sockets)[0][model::kSocketTcp] = 4;
+  (*c.sockets)[0][model::kSocketOtherStream] = 1;  // MPTCP: stream too
+  (*c.sockets)[0][model::kSocketUdp] = 2;
+  (*c.sockets)[1][model::kSocketUdp] = 1;
+  (*c.sockets)[1][model::kSocketRaw] = 1;
+  c.tcp_events = model::TcpEvents{9, 2, 1, 4};
+  model::NetworkStats network;
+  network.inuse = {{"tcp", 6}, {"udp", 2}};
+  network.tcp_time_wait = 3;
+  network.interfaces.push_back({"eth0", 100, 2, 0, 0, 300, 4, 0, 1});
+  network.udp[0] = model::UdpQueues{2, 832, 0, 5};
+  c.network = network;
+  snapshot.cgroups = {c};
+  snapshot.node_sockstat = model::NodeSockstat{0, 9, {{"tcp", 21}}};
+  return snapshot;
+}
+
+TEST(BuildFamilies, SocketsByFamilyAndTypeAndTheTcpCounters) {
+  const auto families = BuildFamilies(OneNetworkedContainer(), {});
+  const auto& sockets = FamilyNamed(families, "container_sockets");
+  EXPECT_EQ(sockets.metric.size(), 8u);  // 2 families x stream, dgram, raw, other
+  EXPECT_EQ(ByLabel(sockets, "type"),
+            (std::map<std::string, double>{{"stream", 5}, {"dgram", 3}, {"raw", 1}, {"other", 0}}));
+  EXPECT_EQ(FamilyNamed(families, "container_udp_sockets").metric.at(0).gauge.value, 3);
+  EXPECT_EQ(FamilyNamed(families, "container_tcp_retransmits_total").metric.at(0).counter.value, 9);
+  EXPECT_EQ(
+      FamilyNamed(families, "container_tcp_connect_failures_total").metric.at(0).counter.value, 2);
+  EXPECT_EQ(ByLabel(FamilyNamed(families, "container_tcp_resets_total"), "direction"),
+            (std::map<std::string, double>{{"sent", 1}, {"received", 4}}));
+}
+
+TEST(BuildFamilies, NetworkNamespaceSeriesAndNodeSockstat) {
+  const auto families = BuildFamilies(OneNetworkedContainer(), {});
+  EXPECT_EQ(ByLabel(FamilyNamed(families, "container_sockstat_inuse"), "protocol"),
+            (std::map<std::string, double>{{"tcp", 6}, {"udp", 2}}));
+  EXPECT_EQ(FamilyNamed(families, "container_sockstat_tcp_tw").metric.at(0).gauge.value, 3);
+  EXPECT_EQ(ByLabel(FamilyNamed(families, "container_network_receive_bytes_total"), "interface"),
+            (std::map<std::string, double>{{"eth0", 100}}));
+  EXPECT_EQ(FamilyNamed(families, "container_network_transmit_packets_dropped_total")
+                .metric.at(0)
+                .counter.value,
+            1);
+  EXPECT_EQ(FamilyNamed(families, "node_sockstat_tcp_alloc").metric.at(0).gauge.value, 9);
+  // Kernel-wide values are node series, never per container.
+  EXPECT_EQ(FamilyNamed(families, "node_sockstat_memory_pages").metric.at(0).label.size(), 1u);
+}
+
+TEST(BuildFamilies, CadvisorNamesOnlyWithCompatAndWithTheSameNumbers) {
+  const auto plain = BuildFamilies(OneNetworkedContainer(), {});
+  for (const auto& family : plain) EXPECT_FALSE(family.name.starts_with("container_network_tcp"));
+  BuildContext compat;
+  compat.compat_cadvisor = true;
+  const auto families = BuildFamilies(OneNetworkedContainer(), compat);
+  const auto tcp = ByLabel(FamilyNamed(families, "container_network_tcp_usage_total"), "tcp_state");
+  const auto tcp6 =
+      ByLabel(FamilyNamed(families, "container_network_tcp6_usage_total"), "tcp_state");
+  EXPECT_EQ(tcp.size(), 11u);
+  EXPECT_EQ(tcp.at("established"), 3);  // 5 minus the 2 IPv6
+  EXPECT_EQ(tcp6.at("established"), 2);
+  EXPECT_EQ(tcp.at("timewait"), 3);
+  EXPECT_EQ(tcp6.at("timewait"), 0);
+  const auto udp = ByLabel(FamilyNamed(families, "container_network_udp_usage_total"), "udp_state");
+  EXPECT_EQ(udp, (std::map<std::string, double>{
+                     {"listen", 2}, {"dropped", 5}, {"rxqueued", 832}, {"txqueued", 0}}));
+  // IPv6 has no table sums in this snapshot: only the socket count.
+  EXPECT_EQ(ByLabel(FamilyNamed(families, "container_network_udp6_usage_total"), "udp_state"),
+            (std::map<std::string, double>{{"listen", 1}}));
+}
+
+}  // namespace
+}  // namespace podstat::metrics

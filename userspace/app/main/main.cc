@@ -154,17 +154,28 @@ int Run(const Config& config) {
   collector_options.collect_cpu = config.collect_cpu;
   collector_options.collect_memory = config.collect_memory;
   collector_options.process_top = config.collect_process ? config.process_top : 0;
+  collector_options.collect_network = config.collect_network;
+  collector_options.include_loopback = config.network_loopback;
 #ifdef PODSTAT_HAVE_BPF
   const size_t cgroups_now = cgroup::CgroupResolver(*cgroup_root).Rescan();
-  if (config.bpf_pin) EnsureBpffs(logger);
-  auto program = bpf::SockStateProgram::Load(BpfOptions(config, cgroups_now), logger, &error);
-  if (!program) {
-    logger.Error("main", "eBPF unavailable: ", error,
-                 ". Run with --log.level=debug for the verifier's log, or --check for a summary.");
-    return kExitFailure;
+  if (config.bpf && config.bpf_pin) EnsureBpffs(logger);
+  std::unique_ptr<bpf::SockStateProgram> program;
+  if (config.bpf) {
+    bpf::SockStateOptions options = BpfOptions(config, cgroups_now);
+    options.cgroup_root = *cgroup_root;
+    program = bpf::SockStateProgram::Load(options, logger, &error);
+    if (!program) {
+      logger.Warn("main", "eBPF socket programs unavailable: ", error,
+                  ". Falling back to /proc: TCP states and socket counts per network namespace "
+                  "from /proc/<pid>/net/{tcp,udp,raw}{,6} (~1 ms per namespace and sample), no "
+                  "retransmit or reset counters. --log.level=debug shows the verifier's log, "
+                  "--check a summary.");
+    }
+  } else {
+    logger.Info("main", "--no-bpf: every source from /proc and cgroup files");
   }
   std::unique_ptr<bpf::TaskCpuProgram> cpu_program;
-  if (config.collect_cpu && config.bpf_cpu) {
+  if (config.bpf && config.collect_cpu && config.bpf_cpu) {
     bpf::TaskCpuOptions cpu_options;
     cpu_options.tracepoint = *bpf::ParseTracepointType(config.bpf_tracepoint_type);
     cpu_options.procfs = config.paths.procfs;
@@ -181,7 +192,7 @@ int Run(const Config& config) {
   auto collector = std::make_unique<Collector>(collector_options, std::move(program),
                                                std::move(cpu_program), logger);
 #else
-  logger.Warn("main", "built without BPF: no socket sources yet");
+  logger.Warn("main", "built without BPF: TCP states and socket counts come from /proc");
   auto collector = std::make_unique<Collector>(collector_options, logger);
 #endif
   Sampler sampler([&collector] { return collector->Collect(); }, config.sample_interval);
@@ -202,7 +213,8 @@ int Run(const Config& config) {
          if (!snapshot) {
            return http::Response{503, "text/plain; charset=utf-8", "no data collected yet\n", {}};
          }
-         const metrics::BuildContext context{kernel, std::chrono::system_clock::now()};
+         const metrics::BuildContext context{kernel, std::chrono::system_clock::now(),
+                                             config.compat_cadvisor};
          return http::Response{200,
                                metrics::kExpositionContentType,
                                metrics::Serialize(metrics::BuildFamilies(*snapshot, context)),
