@@ -271,6 +271,12 @@ bool DecodeSeries(std::string_view bytes, WriteRequestView& out, const DecodeLim
 }  // namespace
 
 std::string EncodeWriteRequest(const WriteRequest& request) {
+  std::string out;
+  EncodeWriteRequest(request, out);
+  return out;
+}
+
+void EncodeWriteRequest(const WriteRequest& request, std::string& out) {
   std::vector<size_t> series_sizes;
   series_sizes.reserve(request.timeseries.size());
   size_t total = 0;
@@ -278,14 +284,13 @@ std::string EncodeWriteRequest(const WriteRequest& request) {
     series_sizes.push_back(SeriesSize(series));
     total += LengthDelimitedSize(series_sizes.back());
   }
-  std::string out(total, '\0');
+  out.resize(total);
   Writer w(out.data());
   for (size_t i = 0; i < request.timeseries.size(); ++i) {
     w.Header(1, series_sizes[i]);
     WriteSeries(w, request.timeseries[i]);
   }
   out.resize(static_cast<size_t>(w.position() - out.data()));
-  return out;
 }
 
 bool DecodeWriteRequest(std::string_view bytes, WriteRequestView& out, std::string* error,

@@ -57,17 +57,15 @@ std::optional<ReceiverResponse> CheckContentType(std::string_view content_type) 
 
 ReceiverResponse Process(std::string_view content_type, std::string_view content_encoding,
                          std::string_view body, const ReceiverLimits& limits, RelayStore& store,
-                         Clock::time_point now) {
+                         Clock::time_point now, ReceiverScratch& scratch) {
   if (auto refused = CheckWriteHeaders(content_type, content_encoding, body.size(), limits))
     return *refused;
   std::string error;
-  const std::optional<std::string> decoded =
-      SnappyUncompress(body, limits.max_decoded_bytes, &error);
-  if (!decoded) return Answer(400, "snappy: " + error);
-  WriteRequestView request;
-  if (!DecodeWriteRequest(*decoded, request, &error, limits.decode))
+  if (!SnappyUncompress(body, limits.max_decoded_bytes, scratch.decoded, &error))
+    return Answer(400, "snappy: " + error);
+  if (!DecodeWriteRequest(scratch.decoded, scratch.request, &error, limits.decode))
     return Answer(400, "protobuf: " + error);
-  IngestResult result = store.Ingest(request, now);
+  IngestResult result = store.Ingest(scratch.request, now);
   switch (result.status) {
     case IngestStatus::kInvalid:
       return Answer(400, "invalid series: " + result.error);
@@ -79,6 +77,10 @@ ReceiverResponse Process(std::string_view content_type, std::string_view content
   }
   return Answer(204, "");
 }
+
+// Pooled buffers that grew past this after a big request are freed rather than kept.
+constexpr size_t kMaxPooledBytes = 8 * 1024 * 1024;
+constexpr size_t kMaxPooled = 8;
 
 }  // namespace
 
@@ -97,9 +99,35 @@ std::optional<ReceiverResponse> CheckWriteHeaders(std::string_view content_type,
 
 ReceiverResponse HandleWrite(std::string_view content_type, std::string_view content_encoding,
                              std::string_view body, const ReceiverLimits& limits, RelayStore& store,
-                             Clock::time_point now) {
-  ReceiverResponse response = Process(content_type, content_encoding, body, limits, store, now);
+                             Clock::time_point now, ReceiverScratch* scratch) {
+  ReceiverScratch local;
+  ReceiverResponse response = Process(content_type, content_encoding, body, limits, store, now,
+                                      scratch != nullptr ? *scratch : local);
   store.CountRequest(response.status);
+  return response;
+}
+
+ReceiverResponse Receiver::Handle(std::string_view content_type, std::string_view content_encoding,
+                                  std::string_view body, Clock::time_point now) {
+  std::unique_ptr<ReceiverScratch> scratch;
+  {
+    std::lock_guard lock(pool_mutex_);
+    if (!pool_.empty()) {
+      scratch = std::move(pool_.back());
+      pool_.pop_back();
+    }
+  }
+  if (!scratch) scratch = std::make_unique<ReceiverScratch>();
+  ReceiverResponse response =
+      HandleWrite(content_type, content_encoding, body, limits_, store_, now, scratch.get());
+  const size_t held = scratch->decoded.capacity() +
+                      scratch->request.labels.capacity() * sizeof(LabelRef) +
+                      scratch->request.samples.capacity() * sizeof(Sample) +
+                      scratch->request.series.capacity() * sizeof(SeriesRef);
+  if (held <= kMaxPooledBytes) {
+    std::lock_guard lock(pool_mutex_);
+    if (pool_.size() < kMaxPooled) pool_.push_back(std::move(scratch));
+  }
   return response;
 }
 

@@ -1,8 +1,10 @@
 #include "podstat/remote_write/relay_store.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <optional>
 
 #include "podstat/remote_write/validate.h"
@@ -41,12 +43,30 @@ void MergeLabels(std::span<const LabelRef> labels, const std::vector<Label>& ext
   }
 }
 
-void AppendLabelText(std::string& out, std::string_view name, std::string_view value) {
-  out += out.empty() ? '{' : ',';
-  out += name;
-  out += "=\"";
-  AppendEscapedLabelValue(out, value);
-  out += '"';
+// Calls f(name, value) for each label of a series key.
+template <typename F>
+void ForEachKeyLabel(std::string_view key, F&& f) {
+  while (!key.empty()) {
+    const size_t name_end = key.find(kKeySeparator);
+    const size_t value_end = key.find(kKeySeparator, name_end + 1);
+    f(key.substr(0, name_end), key.substr(name_end + 1, value_end - name_end - 1));
+    key.remove_prefix(value_end + 1);
+  }
+}
+
+// The {a="b",...} part of a series, __name__ left out, values escaped.
+void AppendKeyLabelText(std::string& out, std::string_view key) {
+  bool first = true;
+  ForEachKeyLabel(key, [&](std::string_view name, std::string_view value) {
+    if (name == kMetricNameLabel) return;
+    out += first ? '{' : ',';
+    first = false;
+    out += name;
+    out += "=\"";
+    AppendEscapedLabelValue(out, value);
+    out += '"';
+  });
+  if (!first) out += '}';
 }
 
 std::string_view FindMetricName(std::span<const LabelRef> sorted) {
@@ -65,6 +85,21 @@ void AppendCounter(std::string& out, std::string_view name, std::string_view lab
 }
 
 }  // namespace
+
+size_t RelayStore::StringHash::operator()(std::string_view s) const {
+  constexpr uint64_t kMul = 0x9e3779b97f4a7c15ull;
+  uint64_t h = s.size() * kMul;
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, s.data() + i, sizeof(word));
+    h = (std::rotl(h, 23) ^ word) * kMul;
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, s.data() + i, s.size() - i);
+  h = (std::rotl(h, 23) ^ tail) * kMul;
+  return static_cast<size_t>(h ^ (h >> 29));
+}
 
 std::vector<std::string> DefaultAllowMetrics() {
   return {"container_cpu_load_average_10s", "container_memory_usage_bytes",
@@ -159,25 +194,21 @@ void RelayStore::ExpireLocked(Clock::time_point now) {
                 [&](const auto& item) { return now - item.second.refreshed > options_.ttl; });
 }
 
-IngestResult RelayStore::Ingest(const WriteRequestView& request, Clock::time_point now) {
+IngestResult RelayStore::Ingest(WriteRequestView& request, Clock::time_point now) {
   IngestResult result;
-  // Phase 1, without the lock: validate every series and keep its labels sorted.
-  std::vector<LabelRef> sorted;
-  std::vector<LabelRef> all_sorted;
-  std::vector<std::pair<uint32_t, uint32_t>> ranges;  // into all_sorted
-  all_sorted.reserve(request.labels.size());
-  ranges.reserve(request.series.size());
-  for (const SeriesRef& series : request.series) {
-    if (!NormalizeLabels(request.LabelsOf(series), sorted, &result.error)) {
+  // Phase 1, without the lock: validate every series, sorting its labels in place.
+  for (SeriesRef& series : request.series) {
+    const std::span<LabelRef> labels(request.labels.data() + series.first_label,
+                                     series.label_count);
+    size_t kept = 0;
+    if (!NormalizeLabels(labels, &kept, &result.error)) {
       result.status = IngestStatus::kInvalid;
       result.rejected = request.samples.size();
       std::lock_guard lock(mutex_);
       stats_.samples_rejected += result.rejected;
       return result;
     }
-    ranges.emplace_back(static_cast<uint32_t>(all_sorted.size()),
-                        static_cast<uint32_t>(sorted.size()));
-    all_sorted.insert(all_sorted.end(), sorted.begin(), sorted.end());
+    series.label_count = static_cast<uint32_t>(kept);
   }
 
   // Phase 2: apply.
@@ -189,10 +220,10 @@ IngestResult RelayStore::Ingest(const WriteRequestView& request, Clock::time_poi
     ExpireLocked(now);
     swept = true;
   }
-  for (size_t i = 0; i < request.series.size(); ++i) {
-    const std::span<const LabelRef> labels(all_sorted.data() + ranges[i].first, ranges[i].second);
-    ApplySeriesLocked(labels, FindMetricName(labels), request.SamplesOf(request.series[i]), now,
-                      &swept, result);
+  for (const SeriesRef& series : request.series) {
+    const std::span<const LabelRef> labels = request.LabelsOf(series);
+    ApplySeriesLocked(labels, FindMetricName(labels), request.SamplesOf(series), now, &swept,
+                      result);
   }
   if (result.refused_series > 0) result.status = IngestStatus::kTooManySeries;
   stats_.samples_accepted += result.accepted;
@@ -266,26 +297,34 @@ void RelayStore::ApplySeriesLocked(std::span<const LabelRef> sorted_labels,
   result.accepted += accepted;
   result.out_of_order += out_of_order;
   Entry entry;
-  entry.name = std::string(metric_name);
-  MergeLabels(sorted_labels, options_.extra_labels,
-              [&](std::string_view name, std::string_view value) {
-                entry.labels.push_back({std::string(name), std::string(value)});
-                if (name != kMetricNameLabel) AppendLabelText(entry.label_text, name, value);
-              });
-  if (!entry.label_text.empty()) entry.label_text += '}';
+  // The key holds "__name__" \xff <metric name> \xff: find the name inside it.
+  const std::string name_field = std::string(kMetricNameLabel) + kKeySeparator;
+  size_t at = 0;
+  while (key_.compare(at, name_field.size(), name_field) != 0)
+    at = key_.find(kKeySeparator, key_.find(kKeySeparator, at) + 1) + 1;
+  entry.name_offset = static_cast<uint32_t>(at + name_field.size());
+  entry.name_length = static_cast<uint32_t>(metric_name.size());
   entry.value = newest->value;
   entry.timestamp_ms = newest->timestamp_ms;
   entry.refreshed = now;
-  entries_.emplace(key_, std::move(entry));
+  entries_.emplace(key_, entry);
 }
 
-std::vector<const RelayStore::Entry*> RelayStore::SortedEntriesLocked() const {
-  std::vector<const Entry*> sorted;
+namespace {
+std::string_view EntryName(std::string_view key, uint32_t offset, uint32_t length) {
+  return key.substr(offset, length);
+}
+}  // namespace
+
+std::vector<RelayStore::EntryRef> RelayStore::SortedEntriesLocked() const {
+  std::vector<EntryRef> sorted;
   sorted.reserve(entries_.size());
-  for (const auto& item : entries_) sorted.push_back(&item.second);
-  std::sort(sorted.begin(), sorted.end(), [](const Entry* a, const Entry* b) {
-    if (a->name != b->name) return a->name < b->name;
-    return a->label_text < b->label_text;
+  for (const auto& [key, entry] : entries_) sorted.emplace_back(key, &entry);
+  std::sort(sorted.begin(), sorted.end(), [](const EntryRef& a, const EntryRef& b) {
+    const auto name_a = EntryName(a.first, a.second->name_offset, a.second->name_length);
+    const auto name_b = EntryName(b.first, b.second->name_offset, b.second->name_length);
+    if (name_a != name_b) return name_a < name_b;
+    return a.first < b.first;
   });
   return sorted;
 }
@@ -294,10 +333,16 @@ std::vector<RelayFamily> RelayStore::Collect(Clock::time_point now) {
   std::lock_guard lock(mutex_);
   ExpireLocked(now);
   std::vector<RelayFamily> families;
-  for (const Entry* entry : SortedEntriesLocked()) {
-    if (families.empty() || families.back().name != entry->name)
-      families.push_back({entry->name, {}});
-    families.back().series.push_back({entry->labels, entry->value, entry->timestamp_ms});
+  for (const auto& [key, entry] : SortedEntriesLocked()) {
+    const auto name = EntryName(key, entry->name_offset, entry->name_length);
+    if (families.empty() || families.back().name != name)
+      families.push_back({std::string(name), {}});
+    RelaySeries& series = families.back().series.emplace_back();
+    ForEachKeyLabel(key, [&](std::string_view label, std::string_view value) {
+      series.labels.push_back({std::string(label), std::string(value)});
+    });
+    series.value = entry->value;
+    series.timestamp_ms = entry->timestamp_ms;
   }
   return families;
 }
@@ -309,18 +354,22 @@ std::string RelayStore::RenderExposition(Clock::time_point now,
   std::string out;
   std::string_view family;
   bool skipping = false;
-  for (const Entry* entry : SortedEntriesLocked()) {
-    if (entry->name != family) {
-      family = entry->name;
+  for (const auto& [key, entry] : SortedEntriesLocked()) {
+    const auto name = EntryName(key, entry->name_offset, entry->name_length);
+    if (name != family) {
+      family = name;
       skipping = skip_family && skip_family(family);
       if (!skipping) {
-        out += "# HELP " + entry->name + " Relayed from remote_write by podstat's receiver.\n";
-        out += "# TYPE " + entry->name + " untyped\n";
+        out += "# HELP ";
+        out += name;
+        out += " Relayed from remote_write by podstat's receiver.\n# TYPE ";
+        out += name;
+        out += " untyped\n";
       }
     }
     if (skipping) continue;
-    out += entry->name;
-    out += entry->label_text;
+    out += name;
+    AppendKeyLabelText(out, key);
     out += ' ';
     AppendSampleValue(out, entry->value);
     out += '\n';
@@ -335,11 +384,17 @@ std::string RenderFamilies(const std::vector<RelayFamily>& families) {
     out += "# TYPE " + family.name + " untyped\n";
     for (const RelaySeries& series : family.series) {
       out += family.name;
-      std::string labels;
-      for (const Label& label : series.labels)
-        if (label.name != kMetricNameLabel) AppendLabelText(labels, label.name, label.value);
-      if (!labels.empty()) labels += '}';
-      out += labels;
+      bool first = true;
+      for (const Label& label : series.labels) {
+        if (label.name == kMetricNameLabel) continue;
+        out += first ? '{' : ',';
+        first = false;
+        out += label.name;
+        out += "=\"";
+        AppendEscapedLabelValue(out, label.value);
+        out += '"';
+      }
+      if (!first) out += '}';
       out += ' ';
       AppendSampleValue(out, series.value);
       out += '\n';

@@ -26,7 +26,10 @@ struct Sender::Endpoint {
   std::atomic<uint64_t> retries{0};
   std::atomic<size_t> queue_length{0};  // mirror of queue.samples() readable without the lock
   std::atomic<double> last_success{0};
-  std::mt19937_64 rng{std::random_device{}()};  // backoff jitter; used by the worker only
+  // Used by the worker only: backoff jitter, and encode buffers reused from batch to batch.
+  std::mt19937_64 rng{std::random_device{}()};
+  std::string raw;
+  std::string body;
   std::thread thread;
 };
 
@@ -322,7 +325,9 @@ bool Sender::WaitFor(Endpoint& endpoint, std::chrono::milliseconds delay) {
 
 bool Sender::Deliver(Endpoint& endpoint, HttpPoster& poster, const WriteRequest& batch,
                      size_t samples) {
-  const std::string body = SnappyCompress(EncodeWriteRequest(batch));
+  EncodeWriteRequest(batch, endpoint.raw);
+  SnappyCompress(endpoint.raw, endpoint.body);
+  const std::string& body = endpoint.body;
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   std::vector<std::string> headers;
   for (int attempt = 0;; ++attempt) {

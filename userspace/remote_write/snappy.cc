@@ -180,8 +180,14 @@ uint32_t LoadLittleEndian(const uint8_t* p, int bytes) {
 }  // namespace
 
 std::string SnappyCompress(std::string_view input) {
+  std::string out;
+  SnappyCompress(input, out);
+  return out;
+}
+
+void SnappyCompress(std::string_view input, std::string& out) {
   if (input.size() > UINT32_MAX) throw std::length_error("snappy: input over 4 GiB");
-  std::string out(32 + input.size() + input.size() / 6, '\0');
+  out.resize(32 + input.size() + input.size() / 6);
   char* op = PutVarint32(out.data(), static_cast<uint32_t>(input.size()));
   uint16_t table[kMaxTableSize];
   for (size_t pos = 0; pos < input.size(); pos += kMaxFragment) {
@@ -193,7 +199,6 @@ std::string SnappyCompress(std::string_view input) {
     }
   }
   out.resize(static_cast<size_t>(op - out.data()));
-  return out;
 }
 
 std::optional<size_t> SnappyUncompressedLength(std::string_view compressed) {
@@ -204,23 +209,34 @@ std::optional<size_t> SnappyUncompressedLength(std::string_view compressed) {
 
 std::optional<std::string> SnappyUncompress(std::string_view compressed, size_t max_output,
                                             std::string* error) {
+  std::string out;
+  if (!SnappyUncompress(compressed, max_output, out, error)) return std::nullopt;
+  return out;
+}
+
+bool SnappyUncompress(std::string_view compressed, size_t max_output, std::string& out,
+                      std::string* error) {
   uint32_t declared = 0;
   const size_t preamble = ReadPreamble(compressed, &declared);
   if (preamble == 0) {
     SetError(error, "bad length preamble");
-    return std::nullopt;
+    return false;
   }
   if (declared > max_output) {
     SetError(error, "declared length over the limit");
-    return std::nullopt;
+    return false;
   }
   const uint64_t body = compressed.size() - preamble;
   if (declared > body * 64 / 3 + 11) {
     SetError(error, "declared length larger than the input can expand to");
-    return std::nullopt;
+    return false;
   }
 
-  std::string out(declared, '\0');
+  // The fast paths below move whole 8- or 16-byte chunks and may write up to 15 bytes past an
+  // element's end: later elements overwrite them, the slack is cut off at the end, and nothing
+  // reads output beyond what is already final.
+  constexpr size_t kSlack = 16;
+  out.resize(size_t{declared} + kSlack);
   char* const base = out.data();
   size_t produced = 0;
   const auto* ip = reinterpret_cast<const uint8_t*>(compressed.data()) + preamble;
@@ -230,22 +246,28 @@ std::optional<std::string> SnappyUncompress(std::string_view compressed, size_t 
     const size_t available = static_cast<size_t>(end - ip);
     if ((tag & 3) == 0) {
       uint64_t length = (tag >> 2) + 1u;
+      if (length <= 16 && available >= 16 && length <= declared - produced) {
+        std::memcpy(base + produced, ip, 16);  // short literal: one fixed-size move
+        produced += length;
+        ip += length;
+        continue;
+      }
       if (length > 60) {
         const int bytes = static_cast<int>(length) - 60;
         if (available < static_cast<size_t>(bytes)) {
           SetError(error, "truncated literal length");
-          return std::nullopt;
+          return false;
         }
         length = uint64_t{LoadLittleEndian(ip, bytes)} + 1;
         ip += bytes;
       }
       if (length > static_cast<size_t>(end - ip)) {
         SetError(error, "literal runs past the input");
-        return std::nullopt;
+        return false;
       }
       if (length > declared - produced) {
         SetError(error, "literal runs past the declared length");
-        return std::nullopt;
+        return false;
       }
       std::memcpy(base + produced, ip, length);
       produced += length;
@@ -255,43 +277,61 @@ std::optional<std::string> SnappyUncompress(std::string_view compressed, size_t 
 
     size_t length = 0;
     size_t offset = 0;
-    static constexpr int kOffsetBytes[4] = {0, 1, 2, 4};
-    const int offset_bytes = kOffsetBytes[tag & 3];
-    if (available < static_cast<size_t>(offset_bytes)) {
-      SetError(error, "truncated copy");
-      return std::nullopt;
+    switch (tag & 3) {
+      case 1:
+        if (available < 1) {
+          SetError(error, "truncated copy");
+          return false;
+        }
+        length = 4 + ((tag >> 2) & 7);
+        offset = (static_cast<size_t>(tag >> 5) << 8) | ip[0];
+        ip += 1;
+        break;
+      case 2:
+        if (available < 2) {
+          SetError(error, "truncated copy");
+          return false;
+        }
+        length = (tag >> 2) + 1u;
+        offset = ip[0] | (static_cast<size_t>(ip[1]) << 8);
+        ip += 2;
+        break;
+      default:
+        if (available < 4) {
+          SetError(error, "truncated copy");
+          return false;
+        }
+        length = (tag >> 2) + 1u;
+        offset = LoadLittleEndian(ip, 4);
+        ip += 4;
+        break;
     }
-    if ((tag & 3) == 1) {
-      length = 4 + ((tag >> 2) & 7);
-      offset = (static_cast<size_t>(tag >> 5) << 8) | ip[0];
-    } else {
-      length = (tag >> 2) + 1u;
-      offset = LoadLittleEndian(ip, offset_bytes);
-    }
-    ip += offset_bytes;
     if (offset == 0 || offset > produced) {
       SetError(error, offset == 0 ? "copy offset 0" : "copy offset before the start");
-      return std::nullopt;
+      return false;
     }
     if (length > declared - produced) {
       SetError(error, "copy runs past the declared length");
-      return std::nullopt;
+      return false;
     }
+    // length <= 64 here. Chunks of at most `offset` bytes only read output that is final.
     char* op = base + produced;
     const char* from = op - offset;
-    if (offset >= length) {
-      std::memcpy(op, from, length);
+    if (offset >= 16) {
+      for (size_t i = 0; i < length; i += 16) std::memcpy(op + i, from + i, 16);
+    } else if (offset >= 8) {
+      for (size_t i = 0; i < length; i += 8) std::memcpy(op + i, from + i, 8);
     } else {
-      // Overlapping copy: a repeating pattern, byte by byte on purpose.
-      for (size_t i = 0; i < length; ++i) op[i] = from[i];
+      for (size_t i = 0; i < length; ++i) op[i] = from[i];  // short repeating pattern
     }
     produced += length;
   }
   if (produced != declared) {
     SetError(error, "output shorter than the declared length");
-    return std::nullopt;
+    return false;
   }
-  return out;
+  out.resize(declared);
+  return true;
 }
 
 }  // namespace podstat::remote_write

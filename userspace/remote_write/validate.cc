@@ -81,9 +81,7 @@ bool IsValidLabelName(std::string_view name) {
                      [](char c) { return IsAsciiLetter(c) || IsDigit(c) || c == '_'; });
 }
 
-bool NormalizeLabels(std::span<const LabelRef> labels, std::vector<LabelRef>& sorted,
-                     std::string* error) {
-  sorted.clear();
+bool NormalizeLabels(std::span<LabelRef> labels, size_t* count, std::string* error) {
   bool has_name = false;
   for (const LabelRef& label : labels) {
     if (label.name.empty()) return Fail(error, "empty label name");
@@ -96,31 +94,25 @@ bool NormalizeLabels(std::span<const LabelRef> labels, std::vector<LabelRef>& so
     }
     if (!IsValidUtf8(label.value))
       return Fail(error, "label " + Quote(label.name) + " value is not valid UTF-8");
-    if (!label.value.empty()) sorted.push_back(label);
   }
   if (!has_name) return Fail(error, "series without a metric name (__name__)");
   // Series carry a handful of labels, usually sorted already: insertion sort beats std::sort here.
-  for (size_t i = 1; i < sorted.size(); ++i) {
-    LabelRef current = sorted[i];
+  for (size_t i = 1; i < labels.size(); ++i) {
+    const LabelRef current = labels[i];
     size_t j = i;
-    for (; j > 0 && sorted[j - 1].name > current.name; --j) sorted[j] = sorted[j - 1];
-    sorted[j] = current;
+    for (; j > 0 && labels[j - 1].name > current.name; --j) labels[j] = labels[j - 1];
+    labels[j] = current;
   }
-  for (size_t i = 1; i < sorted.size(); ++i) {
-    if (sorted[i].name == sorted[i - 1].name)
-      return Fail(error, "duplicate label name " + Quote(sorted[i].name));
+  // Duplicates are checked before empty values go, so {a="", a="x"} is still a duplicate.
+  for (size_t i = 1; i < labels.size(); ++i) {
+    if (labels[i].name == labels[i - 1].name)
+      return Fail(error, "duplicate label name " + Quote(labels[i].name));
   }
-  // A duplicate whose copy had an empty value was dropped above; catch it too (rare: quadratic
-  // over at most DecodeLimits::max_labels_per_series labels).
-  if (sorted.size() < labels.size()) {
-    for (const LabelRef& label : labels) {
-      if (!label.value.empty()) continue;
-      for (const LabelRef& other : labels) {
-        if (&other != &label && other.name == label.name)
-          return Fail(error, "duplicate label name " + Quote(label.name));
-      }
-    }
+  size_t kept = 0;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (!labels[i].value.empty()) labels[kept++] = labels[i];
   }
+  *count = kept;
   return true;
 }
 

@@ -53,6 +53,8 @@ inline bool IsStaleMarker(double value) { return std::bit_cast<uint64_t>(value) 
 // (a decoder reads them back as the same defaults). Labels are written in the order given: the
 // caller sorts them (the sender does).
 std::string EncodeWriteRequest(const WriteRequest& request);
+// Same, into out (replaced), reusing its capacity.
+void EncodeWriteRequest(const WriteRequest& request, std::string& out);
 
 // Caps that keep hostile input from ballooning memory: every decoded element costs more memory
 // than its smallest encoding (a 2-byte empty Sample becomes 16 bytes), so the counts are bounded

@@ -24,6 +24,9 @@ namespace podstat::remote_write {
 // 4-byte sequences, copies for every match of 4 bytes or more (the same greedy scheme as the
 // reference encoders, so the output of a given input is reproducible and pinned by tests).
 std::string SnappyCompress(std::string_view input);
+// Same, into out (replaced), reusing its capacity: a sender compressing request after request
+// then stops allocating (and page-faulting) a fresh buffer each time.
+void SnappyCompress(std::string_view input, std::string& out);
 
 // The uncompressed length a block declares, or nullopt when the preamble is malformed.
 std::optional<size_t> SnappyUncompressedLength(std::string_view compressed);
@@ -35,5 +38,8 @@ std::optional<size_t> SnappyUncompressedLength(std::string_view compressed);
 // allocated, so a tiny "decompression bomb" costs nothing.
 std::optional<std::string> SnappyUncompress(std::string_view compressed, size_t max_output,
                                             std::string* error);
+// Same, into out (replaced; unspecified on failure), reusing its capacity.
+bool SnappyUncompress(std::string_view compressed, size_t max_output, std::string& out,
+                      std::string* error);
 
 }  // namespace podstat::remote_write

@@ -13,7 +13,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "podstat/remote_write/proto.h"
 
@@ -27,11 +26,10 @@ bool IsValidUtf8(std::string_view text);
 bool IsValidMetricName(std::string_view name);
 bool IsValidLabelName(std::string_view name);
 
-// Validates one series' labels and writes them to sorted, ordered by name in byte order, with
-// empty-valued labels left out. Returns false with a short reason in *error (naming the offending
-// label) when a rule above is broken. sorted is cleared first and reused (no allocation once it
-// has grown).
-bool NormalizeLabels(std::span<const LabelRef> labels, std::vector<LabelRef>& sorted,
-                     std::string* error);
+// Validates one series' labels and rewrites them in place: sorted by name in byte order, with
+// empty-valued labels moved out of the first *count entries (the ones to keep). Returns false
+// with a short reason in *error (naming the offending label) when a rule above is broken; the
+// labels are then reordered but otherwise untouched. No allocation.
+bool NormalizeLabels(std::span<LabelRef> labels, size_t* count, std::string* error);
 
 }  // namespace podstat::remote_write

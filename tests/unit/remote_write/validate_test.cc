@@ -9,9 +9,9 @@ namespace podstat::remote_write {
 namespace {
 
 std::string NormalizeError(std::vector<LabelRef> labels) {
-  std::vector<LabelRef> sorted;
+  size_t count = 0;
   std::string error;
-  EXPECT_FALSE(NormalizeLabels(labels, sorted, &error));
+  EXPECT_FALSE(NormalizeLabels(labels, &count, &error));
   return error;
 }
 
@@ -45,11 +45,11 @@ TEST(RemoteWriteValidate, Names) {
 }
 
 TEST(RemoteWriteValidate, SortsByNameInByteOrder) {
-  std::vector<LabelRef> labels = {{"pod", "p"}, {"__name__", "m"}, {"Zone", "z"}, {"a", "1"}};
-  std::vector<LabelRef> sorted;
+  std::vector<LabelRef> sorted = {{"pod", "p"}, {"__name__", "m"}, {"Zone", "z"}, {"a", "1"}};
+  size_t count = 0;
   std::string error;
-  ASSERT_TRUE(NormalizeLabels(labels, sorted, &error)) << error;
-  ASSERT_EQ(sorted.size(), 4u);
+  ASSERT_TRUE(NormalizeLabels(sorted, &count, &error)) << error;
+  ASSERT_EQ(count, 4u);
   // Byte order: 'Z' (0x5a) < '_' (0x5f) < 'a' < 'p'.
   EXPECT_EQ(sorted[0].name, "Zone");
   EXPECT_EQ(sorted[1].name, "__name__");
@@ -58,11 +58,12 @@ TEST(RemoteWriteValidate, SortsByNameInByteOrder) {
 }
 
 TEST(RemoteWriteValidate, DropsEmptyValues) {
-  std::vector<LabelRef> labels = {{"__name__", "m"}, {"empty", ""}, {"a", "1"}};
-  std::vector<LabelRef> sorted;
-  ASSERT_TRUE(NormalizeLabels(labels, sorted, nullptr));
-  ASSERT_EQ(sorted.size(), 2u);
-  EXPECT_EQ(sorted[1].name, "a");
+  std::vector<LabelRef> labels = {{"__name__", "m"}, {"empty", ""}, {"a", "1"}, {"b", ""}};
+  size_t count = 0;
+  ASSERT_TRUE(NormalizeLabels(labels, &count, nullptr));
+  ASSERT_EQ(count, 2u);
+  EXPECT_EQ(labels[0].name, "__name__");
+  EXPECT_EQ(labels[1].name, "a");
 }
 
 TEST(RemoteWriteValidate, RejectsWhatTheSpecForbids) {
