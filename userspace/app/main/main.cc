@@ -75,16 +75,27 @@ int RunCheck(const Config& config, Logger& logger) {
     std::printf("not root: cannot try loading programs\n");
     return kExitFailure;
   }
-  auto program = bpf::SockStateProgram::Load(BpfOptions(config, 0), logger, &error);
+  bpf::SockStateOptions options = BpfOptions(config, 0);
+  if (cgroup_root) options.cgroup_root = *cgroup_root;
+  auto program = bpf::SockStateProgram::Load(options, logger, &error);
   if (!program) {
     std::printf("sock_state: FAILED: %s\n", error.c_str());
+    std::printf(
+        "sources: the agent would run on /proc alone (TCP states and socket counts from "
+        "/proc/<pid>/net per network namespace)\n");
     return kExitFailure;
   }
-  std::printf("sock_state: would use %s (loaded and attached successfully)\n",
-              program->attached_program().c_str());
   std::printf(
-      "sources: container_tcp_sockets from BPF + sock_diag seeding; time_wait from "
-      "per-namespace sockstat\n");
+      "sock_state: would use %s and the tcp retransmit/reset tracepoints (loaded and "
+      "attached successfully)\n",
+      program->attached_program().c_str());
+  std::printf("socket kinds: %s\n",
+              program->sockets_attached()
+                  ? "cgroup/sock_create and sock_release attached to the cgroup v2 root"
+                  : "not from BPF (from /proc/<pid>/net socket tables per network namespace)");
+  std::printf(
+      "sources: container_tcp_sockets from BPF + sock_diag seeding; time_wait, sockstat and "
+      "interfaces from per-namespace /proc/<pid>/net\n");
   return cgroup_root ? kExitOk : kExitFailure;
 #else
   (void)logger;
