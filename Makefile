@@ -8,7 +8,8 @@ JOBS        ?= $(shell nproc)
 ARGS        ?=
 CTEST_ARGS  ?=
 
-.PHONY: all deps test-deps build compile run test unit-test privileged-test e2e-test check format clean
+.PHONY: all deps test-deps build compile run test unit-test privileged-test e2e-test check format clean \
+        fuzz bench-remote-write
 
 all: build
 
@@ -55,6 +56,35 @@ privileged-test: build
 e2e-test: test-deps
 	@$(MAKE) --no-print-directory compile
 	cd $(BUILD_DIR) && ctest --output-on-failure -L e2e $(CTEST_ARGS)
+
+# remote_write throughput on one core against DESIGN.md section 8 (decode+ingest >= 1 M samples/s,
+# encode >= 2 M samples/s), built with Release flags in a tree of its own.
+BENCH_BUILD_DIR ?= build-bench
+bench-remote-write: deps
+	cmake -S . -B $(BENCH_BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DPODSTAT_BPF=OFF
+	cmake --build $(BENCH_BUILD_DIR) -j $(JOBS) --target podstat_bench_remote_write
+	$(BENCH_BUILD_DIR)/bench/podstat_bench_remote_write
+
+# libFuzzer (clang, ASan + UBSan) on the remote_write decoders, FUZZ_SECONDS per target, from a
+# seed corpus the encoder writes. Findings (crash-*, leak-*, oom-*, timeout-*) land in
+# $(FUZZ_BUILD_DIR)/fuzz/findings/<target>/ (cleared at the next run) and fail the target.
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS   ?= 60
+FUZZ_TARGETS   := fuzz_snappy fuzz_write_request fuzz_receiver
+fuzz: deps
+	cmake -S . -B $(FUZZ_BUILD_DIR) -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPODSTAT_BPF=OFF -DPODSTAT_FUZZ=ON
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target $(FUZZ_TARGETS) fuzz_seed_corpus
+	@set -e; cd $(FUZZ_BUILD_DIR)/fuzz; \
+	for t in $(FUZZ_TARGETS); do \
+	  rm -rf corpus/$$t findings/$$t; mkdir -p corpus/$$t findings/$$t; \
+	  ./fuzz_seed_corpus $$t corpus/$$t; \
+	  echo "== $$t: $(FUZZ_SECONDS) s"; \
+	  ./$$t corpus/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -malloc_limit_mb=512 -artifact_prefix=findings/$$t/ -print_final_stats=1 2>&1 | \
+	    grep -E '^(==|INFO: Seed|Done [0-9]+ runs|stat::peak_rss_mb|SUMMARY|ERROR)' || true; \
+	  if ls findings/$$t/* >/dev/null 2>&1; then echo "$$t: findings in $(FUZZ_BUILD_DIR)/fuzz/findings/$$t"; exit 1; fi; \
+	done
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h' '*.c' | grep -v '^vmlinux/')

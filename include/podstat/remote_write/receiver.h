@@ -30,6 +30,7 @@
 
 namespace podstat::remote_write {
 
+// Flag: --receiver.max-body-bytes -> max_body_bytes.
 struct ReceiverLimits {
   size_t max_body_bytes = 10 * 1024 * 1024;  // compressed, as received (--receiver.max-body-bytes)
   size_t max_decoded_bytes = 64 * 1024 * 1024;  // after snappy: caps a decompression bomb

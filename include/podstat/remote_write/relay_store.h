@@ -42,6 +42,8 @@ using Clock = std::chrono::steady_clock;
 // The five cAdvisor metrics seed 004's relay forwards.
 std::vector<std::string> DefaultAllowMetrics();
 
+// Flags: --receiver.allow-metric (repeatable; replaces the default list when given),
+// --receiver.extra-label k=v (repeatable), --receiver.ttl, --receiver.max-series.
 struct RelayOptions {
   std::vector<std::string> allow_metrics = DefaultAllowMetrics();  // fully-anchored regexes
   std::vector<Label> extra_labels;

@@ -36,6 +36,8 @@
 
 namespace podstat::remote_write {
 
+// Flags: --remote-write.url (repeatable) -> urls. --remote-write.interval is the caller's timer:
+// it calls EnqueueRound once per interval with the current snapshot's series, timestamped in ms.
 struct SenderOptions {
   std::vector<std::string> urls;
   size_t max_samples_per_request = 2000;  // Prometheus's default

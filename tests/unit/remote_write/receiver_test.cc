@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "podstat/remote_write/snappy.h"
 
 namespace podstat::remote_write {
@@ -151,6 +154,37 @@ TEST_F(RemoteWriteReceiver, CountsEveryAnswerByCode) {
   EXPECT_EQ(requests.at(204), 2u);
   EXPECT_EQ(requests.at(400), 1u);
   EXPECT_EQ(requests.at(415), 1u);
+}
+
+}  // namespace
+}  // namespace podstat::remote_write
+
+namespace podstat::remote_write {
+namespace {
+
+TEST(RemoteWriteReceiverPool, ReusedBuffersGiveTheSameAnswersAcrossThreads) {
+  auto store = RelayStore::Create({}, nullptr);
+  ASSERT_TRUE(store);
+  Receiver receiver(*store, {});
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        // Alternate big and small, valid and broken, so a stale buffer would show.
+        std::vector<TimeSeries> series;
+        for (int k = 0; k < (i % 2 ? 200 : 1); ++k)
+          series.push_back(Mem("t" + std::to_string(t) + "-" + std::to_string(k), i, i + 1));
+        const std::string body = i % 5 == 4 ? std::string("\x05\x00", 2) : Body(series);
+        const int want = i % 5 == 4 ? 400 : 204;
+        if (receiver.Handle(kType, "snappy", body, kNow).status != want) ++wrong;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(store->Stats().series, 4u * 200u);
+  EXPECT_EQ(store->Stats().requests.at(400), 4u * 10u);
 }
 
 }  // namespace
