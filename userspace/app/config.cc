@@ -81,12 +81,42 @@ Usage: podstat [flags]
   --compat=cadvisor               Also export cAdvisor's names for the same numbers
                                   (container_network_tcp_usage_total{tcp_state} and tcp6,
                                   udp and udp6), so cAdvisor dashboards work unchanged.
+  --[no-]receiver.enable          Accept Prometheus remote_write on POST /api/v1/write and
+                                  /write (default off) and re-expose the kept series on
+                                  /metrics, merged into podstat's own families by name.
+  --receiver.allow-metric=REGEX   Metric names to keep (fully anchored; repeatable; the first
+                                  use replaces the default: container_cpu_load_average_10s,
+                                  container_memory_usage_bytes,
+                                  container_memory_max_usage_bytes, container_fs_usage_bytes,
+                                  container_fs_limit_bytes).
+  --receiver.extra-label=NAME=VALUE
+                                  Label added to every relayed series (repeatable); a label
+                                  the series already has wins.
+  --receiver.ttl=DURATION         Relayed series not refreshed for this long are dropped
+                                  (default 5m).
+  --receiver.max-series=N         Cap on relayed series; new series beyond it are refused with
+                                  429 and counted (default 50000).
+  --receiver.max-body-bytes=N     Larger request bodies get 413 (default 10485760).
+  --remote-write.url=URL          Push podstat's own metrics there with remote_write 1.0
+                                  (repeatable; http or https).
+  --remote-write.interval=DUR     How often (default 15s).
+  --remote-write.external-label=NAME=VALUE
+                                  Label added to every pushed series (repeatable).
+  --remote-write.basic-auth.username=NAME
+  --remote-write.basic-auth.password-file=PATH
+  --remote-write.bearer-token-file=PATH
+                                  Credentials, read from the file on every request.
+  --remote-write.max-samples-per-send=N
+                                  Samples per request (default 2000).
+  --remote-write.queue-capacity=N Samples queued per URL while it is down; the oldest are
+                                  dropped beyond it, and counted (default 100000).
   --check                         Probe the kernel, print what podstat would use, exit 0 if the
                                   BPF programs load and attach, 1 if not.
   --version                       Print the version and exit.
   -h, --help                      Print this help and exit.
 
-Endpoints: /metrics (Prometheus text format), /healthz, / (index).
+Endpoints: /metrics (Prometheus text format), /healthz, / (index), and with
+--receiver.enable POST /api/v1/write and /write.
 Durations: 250ms, 15s, 5m, 1h.
 )";
 }
@@ -105,6 +135,29 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
       const auto parsed = ParseDuration(value);
       if (parsed) field = *parsed;
       return parsed.has_value();
+    };
+  };
+  // NAME=VALUE with a valid label name; repeatable.
+  auto label_pair = [](std::vector<std::pair<std::string, std::string>>& field) -> Setter {
+    return [&field](const std::string& value) {
+      const size_t eq = value.find('=');
+      if (eq == std::string::npos || eq == 0) return false;
+      const std::string name = value.substr(0, eq);
+      for (size_t i = 0; i < name.size(); ++i) {
+        const char c = name[i];
+        const bool ok = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (i > 0 && c >= '0' && c <= '9');
+        if (!ok) return false;
+      }
+      field.emplace_back(name, value.substr(eq + 1));
+      return true;
+    };
+  };
+  auto number = [](uint64_t& field, uint64_t min, uint64_t max) -> Setter {
+    return [&field, min, max](const std::string& value) {
+      const auto n = ParseUint64(value);
+      if (n && *n >= min && *n <= max) field = *n;
+      return n && *n >= min && *n <= max;
     };
   };
   const std::map<std::string, Setter, std::less<>> valued = {
@@ -149,6 +202,32 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
          return true;
        }},
       {"metadata.refresh-interval", duration(config.metadata_refresh)},
+      {"receiver.allow-metric",
+       [&](const std::string& v) {
+         config.receiver_allow.push_back(v);
+         return !v.empty();
+       }},
+      {"receiver.extra-label", label_pair(config.receiver_extra_labels)},
+      {"receiver.ttl", duration(config.receiver_ttl)},
+      {"receiver.max-series", number(config.receiver_max_series, 1, 100'000'000)},
+      {"receiver.max-body-bytes", number(config.receiver_max_body_bytes, 1024, 1u << 30)},
+      {"remote-write.url",
+       [&](const std::string& v) {
+         config.remote_write_urls.push_back(v);
+         return v.starts_with("http://") || v.starts_with("https://");
+       }},
+      {"remote-write.interval",
+       [&](const std::string& v) {
+         const auto parsed = ParseDuration(v);
+         if (parsed && parsed->count() > 0) config.remote_write_interval = *parsed;
+         return parsed && parsed->count() > 0;
+       }},
+      {"remote-write.external-label", label_pair(config.remote_write_external_labels)},
+      {"remote-write.basic-auth.username", text(config.remote_write_username)},
+      {"remote-write.basic-auth.password-file", text(config.remote_write_password_file)},
+      {"remote-write.bearer-token-file", text(config.remote_write_bearer_token_file)},
+      {"remote-write.max-samples-per-send", number(config.remote_write_max_samples, 1, 1'000'000)},
+      {"remote-write.queue-capacity", number(config.remote_write_queue_capacity, 1, 100'000'000)},
       {"compat",
        [&](const std::string& v) {
          config.compat_cadvisor = v == "cadvisor";
@@ -164,6 +243,7 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
   };
   const std::map<std::string, bool*, std::less<>> booleans = {
       {"bpf", &config.bpf},
+      {"receiver.enable", &config.receiver_enable},
       {"bpf.pin", &config.bpf_pin},
       {"bpf.cpu", &config.bpf_cpu},
       {"check", &config.check},

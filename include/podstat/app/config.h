@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "podstat/util/host_paths.h"
@@ -36,6 +37,22 @@ struct Config {
   bool collect_network = true;    // --[no-]collector.network: sockstat and interfaces per netns
   bool network_loopback = false;  // --[no-]collector.network.loopback: include "lo"
   bool compat_cadvisor = false;   // --compat=cadvisor: cAdvisor's network names as well
+  // remote_write receiver (relay, seed 004) on the agent's own port.
+  bool receiver_enable = false;             // --[no-]receiver.enable
+  std::vector<std::string> receiver_allow;  // --receiver.allow-metric (empty: the default five)
+  std::vector<std::pair<std::string, std::string>> receiver_extra_labels;
+  std::chrono::milliseconds receiver_ttl{std::chrono::minutes(5)};
+  uint64_t receiver_max_series = 50'000;
+  uint64_t receiver_max_body_bytes = 10u << 20;
+  // remote_write sender.
+  std::vector<std::string> remote_write_urls;  // --remote-write.url, repeatable
+  std::chrono::milliseconds remote_write_interval{std::chrono::seconds(15)};
+  std::vector<std::pair<std::string, std::string>> remote_write_external_labels;
+  std::string remote_write_username;       // --remote-write.basic-auth.username
+  std::string remote_write_password_file;  // --remote-write.basic-auth.password-file
+  std::string remote_write_bearer_token_file;
+  uint64_t remote_write_max_samples = 2000;  // --remote-write.max-samples-per-send
+  uint64_t remote_write_queue_capacity = 100'000;
   bool check = false;
   bool help = false;
   bool version = false;

@@ -103,3 +103,41 @@ TEST(Usage, MentionsEveryFlag) {
 
 }  // namespace
 }  // namespace podstat::app
+
+namespace podstat::app {
+namespace {
+
+TEST(ParseFlagsRemoteWrite, RepeatableFlagsAccumulateAndLabelsAreChecked) {
+  std::string error;
+  const auto config = ParseFlags(
+      {"--receiver.enable", "--receiver.allow-metric=up", "--receiver.allow-metric", "node_.*",
+       "--receiver.extra-label=relay=edge-1", "--remote-write.url=http://a:9090/api/v1/write",
+       "--remote-write.url=https://b/api/v1/write", "--remote-write.external-label=cluster=c=1",
+       "--remote-write.interval=5s", "--no-bpf", "--compat=cadvisor", "--no-collector.network"},
+      &error);
+  ASSERT_TRUE(config) << error;
+  EXPECT_TRUE(config->receiver_enable);
+  EXPECT_EQ(config->receiver_allow, (std::vector<std::string>{"up", "node_.*"}));
+  ASSERT_EQ(config->receiver_extra_labels.size(), 1u);
+  EXPECT_EQ(config->receiver_extra_labels[0].second, "edge-1");
+  EXPECT_EQ(config->remote_write_urls.size(), 2u);
+  EXPECT_EQ(config->remote_write_external_labels.at(0).second, "c=1");  // split at the first =
+  EXPECT_EQ(config->remote_write_interval, std::chrono::seconds(5));
+  EXPECT_FALSE(config->bpf);
+  EXPECT_TRUE(config->compat_cadvisor);
+  EXPECT_FALSE(config->collect_network);
+}
+
+TEST(ParseFlagsRemoteWrite, RejectsBadLabelsUrlsAndIntervals) {
+  for (const char* bad :
+       {"--receiver.extra-label=novalue", "--receiver.extra-label=1x=y",
+        "--remote-write.external-label==v", "--remote-write.url=ftp://x",
+        "--remote-write.interval=0s", "--compat=prometheus", "--receiver.max-series=0"}) {
+    std::string error;
+    EXPECT_FALSE(ParseFlags({bad}, &error)) << bad;
+    EXPECT_FALSE(error.empty()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace podstat::app

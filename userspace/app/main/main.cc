@@ -4,20 +4,27 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "podstat/app/collector.h"
 #include "podstat/app/config.h"
+#include "podstat/app/remote_write_bridge.h"
 #include "podstat/app/sampler.h"
 #include "podstat/cgroup/resolver.h"
 #include "podstat/http/server.h"
 #include "podstat/metadata/cache.h"
 #include "podstat/metadata/provider.h"
 #include "podstat/metrics/families.h"
+#include "podstat/remote_write/receiver.h"
+#include "podstat/remote_write/relay_store.h"
+#include "podstat/remote_write/sender.h"
 #include "podstat/util/build_info.h"
 #include "podstat/util/log.h"
 
@@ -215,6 +222,54 @@ int Run(const Config& config) {
     return std::string();
 #endif
   }();
+  // remote_write sender: every --remote-write.interval, our own families as one round.
+  std::unique_ptr<remote_write::Sender> sender;
+  if (!config.remote_write_urls.empty()) {
+    remote_write::SenderOptions sender_options;
+    sender_options.urls = config.remote_write_urls;
+    sender_options.max_samples_per_request = config.remote_write_max_samples;
+    sender_options.queue_capacity = config.remote_write_queue_capacity;
+    sender_options.basic_auth_username = config.remote_write_username;
+    sender_options.basic_auth_password_file = config.remote_write_password_file;
+    sender_options.bearer_token_file = config.remote_write_bearer_token_file;
+    for (const auto& [name, value] : config.remote_write_external_labels) {
+      sender_options.external_labels.push_back({name, value});
+    }
+    sender = remote_write::Sender::Start(sender_options, logger, &error);
+    if (!sender) {
+      logger.Error("main", "remote_write sender: ", error);
+      return kExitUsage;
+    }
+  }
+
+  // remote_write receiver: a relay store behind POST /api/v1/write and /write.
+  std::unique_ptr<remote_write::RelayStore> relay;
+  std::unique_ptr<remote_write::Receiver> receiver;
+  if (config.receiver_enable) {
+    remote_write::RelayOptions relay_options;
+    if (!config.receiver_allow.empty()) relay_options.allow_metrics = config.receiver_allow;
+    for (const auto& [name, value] : config.receiver_extra_labels) {
+      relay_options.extra_labels.push_back({name, value});
+    }
+    relay_options.ttl = config.receiver_ttl;
+    relay_options.max_series = config.receiver_max_series;
+    relay = remote_write::RelayStore::Create(relay_options, &error);
+    if (!relay) {
+      logger.Error("main", "--receiver.allow-metric: ", error);
+      return kExitUsage;
+    }
+    remote_write::ReceiverLimits limits;
+    limits.max_body_bytes = config.receiver_max_body_bytes;
+    receiver = std::make_unique<remote_write::Receiver>(*relay, limits);
+    std::string allowed;
+    for (const auto& pattern : relay_options.allow_metrics) {
+      allowed += (allowed.empty() ? "" : ", ") + pattern;
+    }
+    logger.Info("main", "remote_write receiver on POST /api/v1/write and /write; keeping ", allowed,
+                "; ttl ", config.receiver_ttl.count(), " ms, at most ", config.receiver_max_series,
+                " series");
+  }
+
   std::vector<http::Route> routes;
   routes.push_back(
       {config.telemetry_path, "GET", [&](const http::Request&) {
@@ -226,11 +281,39 @@ int Run(const Config& config) {
          }
          const metrics::BuildContext context{kernel, std::chrono::system_clock::now(),
                                              config.compat_cadvisor};
-         return http::Response{200,
-                               metrics::kExpositionContentType,
-                               metrics::Serialize(metrics::BuildFamilies(*snapshot, context)),
-                               {}};
+         auto families = metrics::BuildFamilies(*snapshot, context);
+         std::string extra;
+         if (relay) {
+           const auto now = remote_write::Clock::now();
+           MergeRelayed(families, relay->Collect(now));
+           extra += relay->RenderSelfMetrics();
+         }
+         if (sender) extra += sender->RenderMetrics();
+         return http::Response{
+             200, metrics::kExpositionContentType, metrics::Serialize(families) + extra, {}};
        }});
+  if (receiver) {
+    for (const char* path : {"/api/v1/write", "/write"}) {
+      routes.push_back({path, "POST", [&](const http::Request& request) {
+                          auto header = [&](const char* name) -> std::string_view {
+                            const auto it = request.headers.find(name);
+                            return it == request.headers.end() ? std::string_view()
+                                                               : std::string_view(it->second);
+                          };
+                          const remote_write::ReceiverResponse answer =
+                              receiver->Handle(header("content-type"), header("content-encoding"),
+                                               request.body, remote_write::Clock::now());
+                          if (answer.status >= 400) {
+                            logger.Debug("receiver", "remote_write answered ", answer.status, ": ",
+                                         answer.body);
+                          }
+                          return http::Response{answer.status,
+                                                "text/plain; charset=utf-8",
+                                                answer.body.empty() ? "" : answer.body + "\n",
+                                                {}};
+                        }});
+    }
+  }
   routes.push_back({"/healthz", "GET", [&](const http::Request&) {
                       if (!sampler.Latest()) {
                         return http::Response{503, "text/plain; charset=utf-8", "starting\n", {}};
@@ -251,10 +334,45 @@ int Run(const Config& config) {
   logger.Info("main", "listening on ", config.listen_address, " (port ", server->port(), "); ",
               config.telemetry_path, " /healthz /");
 
+  // The push loop: waits on the interval or shutdown, never on a slow endpoint (the sender
+  // queues; its own threads deliver).
+  std::mutex push_mutex;
+  std::condition_variable push_wake;
+  bool stopping = false;
+  std::thread pusher;
+  if (sender) {
+    pusher = std::thread([&] {
+      std::unique_lock lock(push_mutex);
+      while (!push_wake.wait_for(lock, config.remote_write_interval, [&] { return stopping; })) {
+        lock.unlock();
+        if (const auto snapshot = sampler.Fresh(config.sample_max_age, std::chrono::seconds(5))) {
+          const metrics::BuildContext context{kernel, std::chrono::system_clock::now(),
+                                              config.compat_cadvisor};
+          const int64_t timestamp_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           snapshot->taken_at.time_since_epoch())
+                                           .count();
+          sender->EnqueueRound(
+              FamiliesToSeries(metrics::BuildFamilies(*snapshot, context), timestamp_ms),
+              timestamp_ms);
+        }
+        lock.lock();
+      }
+    });
+  }
+
   int received = 0;
   sigwait(&signals, &received);
   logger.Info("main", "received ", received == SIGTERM ? "SIGTERM" : "SIGINT", ", shutting down");
-  server.reset();  // no more scrapes
+  if (pusher.joinable()) {
+    {
+      std::lock_guard lock(push_mutex);
+      stopping = true;
+    }
+    push_wake.notify_all();
+    pusher.join();
+  }
+  if (sender) sender->Stop();  // drops what is still queued, counted
+  server.reset();              // no more scrapes
   return kExitOk;  // sampler, then collector (and with it the BPF programs), unwind here
 }
 
