@@ -38,26 +38,15 @@ const std::map<std::string, std::string> kSsToState = {
     {"ESTAB", "established"}, {"LISTEN", "listen"}, {"TIME-WAIT", "time_wait"}};
 
 View FromSs(pid_t pid) {
-  const CommandResult result =
-      RunCommand({"nsenter", "--net=/proc/" + std::to_string(pid) + "/ns/net", "ss", "-tuanH"}, "");
-  if (!result.exited_zero()) throw std::runtime_error("ss: " + result.output);
+  const SsSockets ss = CountSsSockets(pid);
   View view;
-  for (const auto& [ss_state, state] : kSsToState) view.values["tcp " + state] = 0;
-  view.values["udp sockets"] = 0;
-  view.values["open stream sockets"] = 0;
-  std::istringstream lines(result.output);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream fields(line);
-    std::string protocol, state;
-    fields >> protocol >> state;
-    if (protocol == "udp") ++view.values["udp sockets"];
-    if (protocol != "tcp") continue;
-    if (const auto it = kSsToState.find(state); it != kSsToState.end()) {
-      ++view.values["tcp " + it->second];
-    }
-    if (state != "TIME-WAIT") ++view.values["open stream sockets"];
+  for (const auto& [ss_state, state] : kSsToState) {
+    const auto it = ss.tcp.find(ss_state);
+    view.values["tcp " + state] = it == ss.tcp.end() ? 0 : it->second;
   }
+  view.values["udp sockets"] = ss.udp;
+  const auto tw = ss.tcp.find("TIME-WAIT");
+  view.values["open stream sockets"] = ss.tcp_total - (tw == ss.tcp.end() ? 0 : tw->second);
   return view;
 }
 

@@ -124,52 +124,6 @@ PrometheusStatus CheckPrometheus(std::string* path, std::string* reason) {
   return PrometheusStatus::kUsable;
 }
 
-HttpResponse HttpGet(uint16_t port, const std::string& path) {
-  const std::string address = "127.0.0.1:" + std::to_string(port);
-  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) ThrowErrno("socket");
-  const timeval timeout{10, 0};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-  sockaddr_in server{};
-  server.sin_family = AF_INET;
-  server.sin_port = htons(port);
-  server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&server), sizeof server) != 0) {
-    ThrowErrno("connect to " + address);
-  }
-  const std::string request =
-      "GET " + path + " HTTP/1.0\r\nHost: " + address + "\r\nAccept-Encoding: identity\r\n\r\n";
-  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size())) {
-    ThrowErrno("send to " + address);
-  }
-  std::string raw;
-  char buffer[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ThrowErrno("read GET " + path + " from " + address);
-    }
-    raw.append(buffer, static_cast<size_t>(n));
-  }
-  const size_t header_end = raw.find("\r\n\r\n");
-  int status = 0;
-  if (header_end == std::string::npos || std::sscanf(raw.c_str(), "HTTP/1.%*d %d", &status) != 1) {
-    throw std::runtime_error("malformed HTTP response to GET " + path + " from " + address + ": " +
-                             raw.substr(0, 200));
-  }
-  std::string headers = raw.substr(0, header_end);
-  std::transform(headers.begin(), headers.end(), headers.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (headers.find("transfer-encoding: chunked") != std::string::npos) {
-    throw std::runtime_error("chunked response to an HTTP/1.0 request for " + path);
-  }
-  return {status, raw.substr(header_end + 4)};
-}
-
 std::string UrlEncode(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;

@@ -25,10 +25,6 @@ enum class PrometheusStatus { kUsable, kSkip, kFail };
 // prometheus along with docker, so both are required there).
 PrometheusStatus CheckPrometheus(std::string* path, std::string* reason);
 
-// GET http://127.0.0.1:<port><path> over a fresh HTTP/1.0 connection (10 s socket timeouts).
-// Throws on connection or protocol errors.
-HttpResponse HttpGet(uint16_t port, const std::string& path);
-
 // Percent-encodes everything but RFC 3986 unreserved characters.
 std::string UrlEncode(std::string_view text);
 

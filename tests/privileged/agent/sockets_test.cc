@@ -263,33 +263,6 @@ class NetWorkload {
 // ---- Ground truth inside the namespace
 // ------------------------------------------------------------
 
-struct SsCounts {
-  std::map<std::string, int64_t> tcp;  // ss state name -> sockets
-  int64_t tcp_total = 0;
-  int64_t udp = 0;
-};
-
-SsCounts RunSs(pid_t pid) {
-  const CommandResult result =
-      RunCommand({"nsenter", "--net=/proc/" + std::to_string(pid) + "/ns/net", "ss", "-tuanH"}, "");
-  if (!result.exited_zero()) throw std::runtime_error("ss failed: " + result.output);
-  SsCounts counts;
-  std::istringstream lines(result.output);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream fields(line);
-    std::string protocol, state;
-    fields >> protocol >> state;
-    if (protocol == "tcp") {
-      ++counts.tcp[state];
-      ++counts.tcp_total;
-    } else if (protocol == "udp") {
-      ++counts.udp;
-    }
-  }
-  return counts;
-}
-
 // The Tcp counters of the namespace's /proc/<pid>/net/snmp, by name.
 std::map<std::string, int64_t> TcpSnmp(pid_t pid) {
   std::istringstream lines(ReadText("/proc/" + std::to_string(pid) + "/net/snmp"));
@@ -339,7 +312,7 @@ const std::map<std::string, std::string> kSsStates = {
 
 // Compares one agent's view of the cgroup with ss and sockstat read now; "" when all agree.
 std::string Compare(const std::string& mode, const std::vector<Sample>& samples,
-                    const std::string& id, const SsCounts& ss, pid_t pid) {
+                    const std::string& id, const SsSockets& ss, pid_t pid) {
   std::ostringstream diff;
   auto check = [&](const std::string& what, int64_t got, int64_t want) {
     if (got != want) diff << mode << ": " << what << " = " << got << ", want " << want << "\n";
@@ -411,11 +384,11 @@ TEST(SocketsPrivileged, EveryKindAndHealthCounterAgreesWithSsSockstatAndSnmpInBp
   // then returns the last scrape of each.
   std::string last;
   std::vector<Sample> bpf_samples, fallback_samples;
-  SsCounts ss;
+  SsSockets ss;
   auto agree = [&] {
     for (const auto deadline = std::chrono::steady_clock::now() + 10s;
          std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(300ms)) {
-      ss = RunSs(workload.pid());
+      ss = CountSsSockets(workload.pid());
       bpf_samples = ParseExposition(bpf.Scrape());
       fallback_samples = ParseExposition(fallback.Scrape());
       last = Compare("bpf", bpf_samples, cgroup.id(), ss, workload.pid()) +

@@ -776,7 +776,8 @@ std::optional<int> Agent::WaitExit(std::chrono::milliseconds timeout) {
   return wait_status_;
 }
 
-HttpResponse Agent::Get(const std::string& path) const {
+HttpResponse HttpGet(uint16_t port, const std::string& path) {
+  const std::string address = "127.0.0.1:" + std::to_string(port);
   Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) ThrowErrno("socket");
   const timeval timeout{10, 0};
@@ -784,15 +785,16 @@ HttpResponse Agent::Get(const std::string& path) const {
   ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
   sockaddr_in server{};
   server.sin_family = AF_INET;
-  server.sin_port = htons(port_);
+  server.sin_port = htons(port);
   server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&server), sizeof server) != 0) {
-    ThrowErrno("connect to " + address());
+    ThrowErrno("connect to " + address);
   }
-  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: " + address() + "\r\n\r\n";
+  const std::string request =
+      "GET " + path + " HTTP/1.0\r\nHost: " + address + "\r\nAccept-Encoding: identity\r\n\r\n";
   if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(request.size())) {
-    ThrowErrno("send to " + address());
+    ThrowErrno("send to " + address);
   }
   std::string raw;
   char buffer[65536];
@@ -801,14 +803,15 @@ HttpResponse Agent::Get(const std::string& path) const {
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
-      ThrowErrno("read GET " + path + " from " + address());
+      ThrowErrno("read GET " + path + " from " + address);
     }
     raw.append(buffer, static_cast<size_t>(n));
   }
   const size_t header_end = raw.find("\r\n\r\n");
   int status = 0;
   if (header_end == std::string::npos || std::sscanf(raw.c_str(), "HTTP/1.%*d %d", &status) != 1) {
-    throw std::runtime_error("malformed HTTP response to GET " + path + ": " + raw.substr(0, 200));
+    throw std::runtime_error("malformed HTTP response to GET " + path + " from " + address + ": " +
+                             raw.substr(0, 200));
   }
   std::string headers = raw.substr(0, header_end);
   std::transform(headers.begin(), headers.end(), headers.begin(),
@@ -817,6 +820,29 @@ HttpResponse Agent::Get(const std::string& path) const {
     throw std::runtime_error("chunked response to an HTTP/1.0 request for " + path);
   }
   return {status, raw.substr(header_end + 4)};
+}
+
+HttpResponse Agent::Get(const std::string& path) const { return HttpGet(port_, path); }
+
+SsSockets CountSsSockets(pid_t pid) {
+  const CommandResult result =
+      RunCommand({"nsenter", "--net=/proc/" + std::to_string(pid) + "/ns/net", "ss", "-tuanH"}, "");
+  if (!result.exited_zero()) throw std::runtime_error("ss -tuanH failed: " + result.output);
+  SsSockets counts;
+  std::istringstream lines(result.output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string protocol, state;
+    fields >> protocol >> state;
+    if (protocol == "tcp") {
+      ++counts.tcp[state];
+      ++counts.tcp_total;
+    } else if (protocol == "udp") {
+      ++counts.udp;
+    }
+  }
+  return counts;
 }
 
 std::string Agent::Scrape() const {

@@ -197,6 +197,18 @@ class Agent {
   std::string log_path_;
 };
 
+// GET http://127.0.0.1:<port><path> over a fresh HTTP/1.0 connection (10 s timeouts). Throws on
+// connection or protocol errors.
+HttpResponse HttpGet(uint16_t port, const std::string& path);
+
+// `ss -tuanH` run inside the network namespace of <pid> (nsenter), tallied.
+struct SsSockets {
+  std::map<std::string, int64_t, std::less<>> tcp;  // ss state name ("ESTAB", "LISTEN", ...)
+  int64_t tcp_total = 0;
+  int64_t udp = 0;
+};
+SsSockets CountSsSockets(pid_t pid);
+
 // Picks a port nobody listens on right now (bind 127.0.0.1:0, read it back, close).
 uint16_t FreeTcpPort();
 
