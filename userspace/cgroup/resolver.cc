@@ -65,7 +65,7 @@ CgroupResolver::HandleResult CgroupResolver::LookupByHandle(uint64_t id, std::st
   const auto target = ReadLink("/proc/self/fd/" + std::to_string(fd.get()));
   if (!target || target->ends_with(" (deleted)")) return HandleResult::kAbsent;
   if (*target == root_) {
-    *path = "/";
+    path->assign(1, '/');  // not `= "/"`: GCC 12 -O2 reports a false -Wrestrict (GCC PR 105329)
   } else if (target->starts_with(root_ + "/")) {
     *path = target->substr(root_.size());
   } else {
@@ -136,8 +136,12 @@ size_t CgroupResolver::Rescan() {
       if (entry->d_type != DT_DIR) continue;  // cgroupfs always fills d_type
       const std::string_view name = entry->d_name;
       if (name == "." || name == "..") continue;
-      stack.push_back(
-          {current.path == "/" ? "/" + std::string(name) : current.path + "/" + std::string(name)});
+      // Appended in place: for `"/" + std::string(name)` GCC 12 -O2 reports a false -Wrestrict
+      // (GCC PR 105329, via operator+(const char*, string&&)).
+      std::string child = current.path == "/" ? std::string() : current.path;
+      child += '/';
+      child += name;
+      stack.push_back({std::move(child)});
     }
     ::closedir(dir);
   }
