@@ -603,6 +603,8 @@ TEST(TaskCpuPrivilegedTest, ChurnKeepsCountersMonotonicAndCleansTasks) {
 
 // Reading and deleting: 1000 made-up cgroups written into the pinned ps_cpu_cgroups (more than
 // one batch of the batched lookup), each read back with its per-CPU values summed, then deleted.
+// The loader itself mounts a bpf filesystem at /sys/fs/bpf when the host has none
+// (bpffs_privileged_test.cc tests that in a mount namespace of its own).
 TEST(TaskCpuPrivilegedTest, ReadsEveryCgroupAcrossBatchesAndDeletes) {
   PODSTAT_REQUIRE_PRIVILEGES();
   TaskCpuOptions options;
