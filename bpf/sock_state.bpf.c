@@ -21,9 +21,12 @@
  * sock_create, but does pass sock_release when the process that accepted it closes it, so the
  * tracepoint counts it at its creation (LISTEN->SYN_RECV) and marks it; a child that dies before
  * accept() (its listener closed, or reset in the queue) reaches CLOSE without a struct socket, and
- * the mark says to take it off then. Marks live in socket-local storage: exact, freed with the
- * socket, nothing to size. They need tp_btf (5.11+ for sk_storage from tracing); the raw_tp
- * fallback leaves both sock programs out and userspace counts socket kinds from /proc instead.
+ * the mark says to take it off then. Marks live in socket-local storage where the kernel lets
+ * tracing programs use it (tp_btf on 5.11+): exact, freed with the socket, nothing to size.
+ * Elsewhere (5.10, and any raw_tp program, whose arguments are plain integers) only accepted
+ * children need a mark, and it lives in ps_child_socks, keyed by the socket's address, from the
+ * child's creation until accept() gives it a struct socket or it dies without one; every other
+ * socket's -1 then goes to the cgroup of the task that closes it.
  *
  * TCP health counters: retransmits (tcp:tcp_retransmit_skb), resets sent and received
  * (tcp:tcp_send_reset, tcp:tcp_receive_reset) and failed connects (SYN_SENT->CLOSE here).
@@ -87,6 +90,42 @@ struct {
   __type(key, int);
   __type(value, struct ps_sock_mark);
 } ps_sock_marks SEC(".maps");
+
+/*
+ * ps_child_socks (only where socket-local storage is unusable: use_sk_storage false)
+ *   key:   __u64, the address of an accepted TCP child's struct sock
+ *   value: struct ps_sock_mark, the cgroup, family and kind its +1 went to
+ *   inserted by: the state program, when a child is created (LISTEN->SYN_RECV).
+ *   deleted by:  the state program: at the child's first transition once accept() has given it a
+ *                struct socket (its -1 then comes from cgroup/sock_release, on the closing task's
+ *                cgroup), or when it reaches CLOSE without one (never accepted: the -1 is taken
+ *                here).
+ *   size: 16384, room for that many children queued on listeners or accepted and not yet past
+ *   their next transition. An LRU hash: a child evicted under a larger backlog, or left by a lost
+ *   event, is harmless except that a queued child evicted and then dying keeps its +1 until the
+ *   next sock_diag reconciliation; an entry found at a reused address belongs to a socket that
+ *   is gone, and the new socket's first transition with a struct socket removes it.
+ */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64);
+  __type(value, struct ps_sock_mark);
+} ps_child_socks SEC(".maps");
+
+/*
+ * Set by userspace before load. A frozen read-only value is a constant to the verifier, which
+ * then never explores the branch not taken: the helpers and maps of the other mode need not
+ * exist on this kernel.
+ * count_sockets: the cgroup/sock_create and sock_release programs are attached, so the state
+ *   program counts accepted children as open sockets (and tracks them for their -1).
+ * use_sk_storage: marks live in socket-local storage (ps_sock_marks; tp_btf on 5.11+, where
+ *   bpf_sk_storage_get is allowed in tracing programs: on 5.10 the verifier rejects it with
+ *   "unknown func bpf_sk_storage_get#107"); false: accepted children go into ps_child_socks and
+ *   the cgroup programs keep no marks.
+ */
+const volatile bool count_sockets = false;
+const volatile bool use_sk_storage = true;
 
 /*
  * Whether tcp:tcp_retransmit_skb has its third argument, `int err` (added in 6.x; before, the
@@ -159,6 +198,40 @@ static __always_inline int valid_state(int state) {
   return state >= TCP_ESTABLISHED && state <= TCP_NEW_SYN_RECV + 1;
 }
 
+/* The marks of accepted children without socket-local storage (ps_child_socks): a new child is
+ * recorded; a child that was accepted is forgotten at its first transition with a struct socket;
+ * one that dies without ever having had one takes its own -1. */
+static __always_inline void track_child_without_storage(struct sock* sk,
+                                                        const struct ps_sock_mark* new_child,
+                                                        int oldstate, int newstate) {
+  __u64 key = (__u64)sk;
+
+  if (new_child) {
+    if (bpf_map_update_elem(&ps_child_socks, &key, new_child, BPF_ANY)) {
+      count_drop(PS_DROP_NO_MARK);
+      return;
+    }
+    add_sockets(new_child->cgroup_id, new_child->family, new_child->kind, 1);
+    return;
+  }
+  if (BPF_CORE_READ(sk, sk_socket)) {
+    /* Accepted (or not a child at all). A child leaves these states only: SYN_RECV with
+     * TCP_FASTOPEN, ESTABLISHED, or CLOSE_WAIT when the peer closed before accept(); other
+     * sockets skip the delete. */
+    if (oldstate == TCP_SYN_RECV || oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT)
+      bpf_map_delete_elem(&ps_child_socks, &key);
+    return;
+  }
+  if (newstate != TCP_CLOSE) return;
+  struct ps_sock_mark* mark = bpf_map_lookup_elem(&ps_child_socks, &key);
+
+  if (!mark) return; /* orphaned after close(): its -1 came from sock_release */
+  struct ps_sock_mark dying = *mark;
+
+  bpf_map_delete_elem(&ps_child_socks, &key);
+  add_sockets(dying.cgroup_id, dying.family, dying.kind, -1);
+}
+
 /*
  * with_marks: a compile-time constant, true for tp_btf, whose BTF-typed socket pointer
  * bpf_sk_storage_get accepts; raw_tp arguments are plain integers and cannot carry marks.
@@ -204,7 +277,14 @@ static __always_inline int on_set_state(struct sock* sk, int oldstate, int newst
   if (oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE)
     __sync_fetch_and_add(&counts->events[PS_TCP_CONNECT_FAILURES], 1);
 
-  if (!with_marks) return 0;
+  if (!count_sockets) return 0;
+  if (!with_marks || !use_sk_storage) {
+    const struct ps_sock_mark child = {
+        .cgroup_id = cgroup_id, .family = fam, .kind = PS_SOCK_TCP, .child = 1};
+
+    track_child_without_storage(sk, child_clone ? &child : 0, oldstate, newstate);
+    return 0;
+  }
   if (child_clone) {
     /* A new accepted child: open from now on, as far as container_sockets is concerned. */
     struct ps_sock_mark* mark =
@@ -311,6 +391,12 @@ int ps_sock_create(struct bpf_sock* ctx) {
 
   if (family != PS_AF_INET && family != PS_AF_INET6) return 1;
   __u64 cgroup_id = bpf_get_current_cgroup_id();
+  __u32 fam = family == PS_AF_INET6 ? PS_FAMILY_INET6 : PS_FAMILY_INET;
+
+  if (!use_sk_storage) {
+    add_sockets(cgroup_id, fam, sock_kind(ctx->type, ctx->protocol), 1);
+    return 1;
+  }
   struct ps_sock_mark* mark =
       bpf_sk_storage_get(&ps_sock_marks, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
 
@@ -319,21 +405,22 @@ int ps_sock_create(struct bpf_sock* ctx) {
     return 1;
   }
   mark->cgroup_id = cgroup_id;
-  mark->family = family == PS_AF_INET6 ? PS_FAMILY_INET6 : PS_FAMILY_INET;
+  mark->family = fam;
   mark->kind = sock_kind(ctx->type, ctx->protocol);
   add_sockets(cgroup_id, mark->family, mark->kind, 1);
   return 1;
 }
 
 /* The last close() of a socket with a struct socket (inet_release). A socket without a mark was
- * opened before the programs were attached and is in the seeded baseline: it comes off the
- * closing task's cgroup, which created it unless it was passed over a unix socket. */
+ * opened before the programs were attached and is in the seeded baseline (or there are no marks
+ * on this kernel): it comes off the closing task's cgroup, which created it unless it was passed
+ * over a unix socket. */
 SEC("cgroup/sock_release")
 int ps_sock_release(struct bpf_sock* ctx) {
   __u32 family = ctx->family;
 
   if (family != PS_AF_INET && family != PS_AF_INET6) return 1;
-  struct ps_sock_mark* mark = bpf_sk_storage_get(&ps_sock_marks, ctx, 0, 0);
+  struct ps_sock_mark* mark = use_sk_storage ? bpf_sk_storage_get(&ps_sock_marks, ctx, 0, 0) : 0;
 
   if (mark) {
     if (!mark->released) {

@@ -446,9 +446,21 @@ model::Snapshot Collector::Collect() {
     }
     last_drops_ = drops;
   }
+  // Skipped runs of every loaded tracing program (a rise in the state program's also makes the
+  // TCP source reconcile early).
+  auto add_misses = [&snapshot](const std::vector<bpf::ProgramRunStats>& programs) {
+    for (const auto& stats : programs) {
+      if (stats.tracing && stats.recursion_misses_reported) {
+        snapshot.self.recursion_misses.push_back({stats.name, stats.recursion_misses});
+      }
+    }
+  };
+  if (program_) add_misses(program_->ReadRunStats());
+  if (cpu_program_) add_misses(cpu_program_->ReadRunStats());
   if (tcp_) {
     snapshot.self.socket_drift = tcp_->drift();
     snapshot.self.reconciliations = tcp_->reconciliations();
+    snapshot.self.early_reconciliations = tcp_->early_reconciliations();
     snapshot.self.tcp_map_entries = tcp_->map_entries();
     snapshot.self.tcp_map_capacity = program_->max_cgroups();
   }

@@ -55,12 +55,32 @@ namespace {
 // libbpf's print callback takes no user data, so the logger it writes to has to live in a static.
 // This is the one piece of process-wide state in podstat, forced by libbpf's API.
 std::atomic<Logger*> libbpf_logger{nullptr};
+// The verifier's verdict on the last program that failed to load on this thread: loads are
+// synchronous, so the load that failed reads it back on the same thread (TakeVerifierSummary).
+thread_local std::string last_verifier_verdict;
+
+// The verdict in a verifier log: its last line that is not the closing statistics ("processed N
+// insns ...", "verification time ...", "stack depth ...").
+std::string VerdictOf(std::string_view log) {
+  std::string_view verdict;
+  size_t start = 0;
+  while (start < log.size()) {
+    size_t end = log.find('\n', start);
+    if (end == std::string_view::npos) end = log.size();
+    const std::string_view line = log.substr(start, end - start);
+    if (!line.empty() && !line.starts_with("processed ") &&
+        !line.starts_with("verification time") && !line.starts_with("stack depth") &&
+        !line.starts_with("-- END PROG LOAD LOG")) {
+      verdict = line;
+    }
+    start = end + 1;
+  }
+  return std::string(verdict.substr(0, 200));
+}
 
 int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
   Logger* logger = libbpf_logger.load();
-  // Everything libbpf says, the verifier's log included, is debug detail: podstat logs its own
-  // one-line summary of any failure at warn or error.
-  if (!logger || !logger->Enabled(LogLevel::kDebug) || level == LIBBPF_DEBUG) return 0;
   va_list copy;
   va_copy(copy, args);
   const int needed = std::vsnprintf(nullptr, 0, format, copy);
@@ -69,6 +89,14 @@ int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args)
   std::string text(static_cast<size_t>(needed) + 1, '\0');
   std::vsnprintf(text.data(), text.size(), format, args);
   text.resize(static_cast<size_t>(needed));
+  // libbpf prints a failed load's verifier log in one message between these markers.
+  constexpr std::string_view kBegin = "-- BEGIN PROG LOAD LOG --";
+  if (const size_t begin = text.find(kBegin); begin != std::string::npos) {
+    last_verifier_verdict = VerdictOf(std::string_view(text).substr(begin + kBegin.size()));
+  }
+  // Everything libbpf says, the verifier's log included, is debug detail: podstat logs its own
+  // one-line summary of any failure at warn or error.
+  if (!logger || !logger->Enabled(LogLevel::kDebug)) return 0;
   size_t start = 0;
   while (start < text.size()) {  // one record per line keeps the verifier's log readable
     size_t end = text.find('\n', start);
@@ -85,6 +113,15 @@ int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args)
 void RouteLibbpfLogs(Logger& logger) {
   libbpf_logger.store(&logger);
   libbpf_set_print(LibbpfPrint);
+}
+
+void CaptureLibbpfMessages() { libbpf_set_print(LibbpfPrint); }
+
+std::string LoadFailureDetail() {
+  std::string verdict = std::move(last_verifier_verdict);
+  last_verifier_verdict.clear();
+  return verdict.empty() ? " (verifier log at --log.level=debug)"
+                         : " (verifier: \"" + verdict + "\"; its whole log at --log.level=debug)";
 }
 
 KernelSupport ProbeKernel() {
@@ -127,17 +164,27 @@ bool RetransmitHasErrArgument() {
 
 using SkeletonPtr = std::unique_ptr<sock_state_bpf, void (*)(sock_state_bpf*)>;
 
+// What one load attempt enables besides its tracepoint flavour.
+struct Attempt {
+  TracepointType type;
+  std::string cgroup_root;  // cgroup/sock_create and sock_release attached here; empty: left out
+  bool sk_storage;          // marks in socket-local storage (tp_btf only) or ps_child_socks
+};
+
 // One attempt with exactly one tracepoint flavour enabled, and the cgroup socket programs when
-// cgroup_root is given (tp_btf only: their accepted-child marks need BTF-typed sockets).
-SkeletonPtr TryLoad(TracepointType type, uint32_t max_cgroups, const std::string& cgroup_root,
-                    std::string* error) {
+// a cgroup root is given.
+SkeletonPtr TryLoad(const Attempt& attempt, uint32_t max_cgroups, std::string* error) {
+  const TracepointType type = attempt.type;
+  const std::string& cgroup_root = attempt.cgroup_root;
+  CaptureLibbpfMessages();
   SkeletonPtr skeleton(sock_state_bpf__open(), sock_state_bpf__destroy);
   if (!skeleton) {
     *error = "opening the BPF object failed: " + LibbpfError(-errno);
     return {nullptr, sock_state_bpf__destroy};
   }
   const bool btf = type == TracepointType::kTpBtf;
-  const bool sockets = btf && !cgroup_root.empty();
+  const bool sockets = !cgroup_root.empty();
+  const bool storage = sockets && btf && attempt.sk_storage;
   auto& progs = skeleton->progs;
   for (bpf_program* program : {progs.ps_state_tp_btf, progs.ps_retrans_tp_btf,
                                progs.ps_rst_out_tp_btf, progs.ps_rst_in_tp_btf}) {
@@ -149,8 +196,11 @@ SkeletonPtr TryLoad(TracepointType type, uint32_t max_cgroups, const std::string
   }
   bpf_program__set_autoload(progs.ps_sock_create, sockets);
   bpf_program__set_autoload(progs.ps_sock_release, sockets);
-  // Socket-local storage exists from 5.2 and is only used with tp_btf; raw_tp kernels may lack it.
-  bpf_map__set_autocreate(skeleton->maps.ps_sock_marks, btf);
+  // Only the marks of the chosen kind are created; the code using the other is never verified.
+  bpf_map__set_autocreate(skeleton->maps.ps_sock_marks, storage);
+  bpf_map__set_autocreate(skeleton->maps.ps_child_socks, sockets && !storage);
+  skeleton->rodata->count_sockets = sockets;
+  skeleton->rodata->use_sk_storage = storage;
   skeleton->rodata->retransmit_has_err = RetransmitHasErrArgument();
   if (int err = bpf_map__set_max_entries(skeleton->maps.ps_tcp_states, max_cgroups); err) {
     *error = "sizing ps_tcp_states failed: " + LibbpfError(err);
@@ -158,8 +208,10 @@ SkeletonPtr TryLoad(TracepointType type, uint32_t max_cgroups, const std::string
   }
   if (int err = sock_state_bpf__load(skeleton.get()); err) {
     *error = "loading the " + std::string(TracepointTypeName(type)) + " programs" +
-             (sockets ? " with cgroup/sock_create and sock_release" : "") +
-             " failed: " + LibbpfError(err) + " (verifier log at --log.level=debug)";
+             (sockets ? std::string(" with cgroup/sock_create and sock_release (marks in ") +
+                            (storage ? "socket-local storage)" : "ps_child_socks)")
+                      : "") +
+             " failed: " + LibbpfError(err) + LoadFailureDetail();
     return {nullptr, sock_state_bpf__destroy};
   }
   // Attaches the tracepoints; the cgroup programs need a cgroup fd and are attached below.
@@ -209,25 +261,23 @@ std::unique_ptr<SockStateProgram> SockStateProgram::Load(const SockStateOptions&
     attempts = {options.tracepoint};
   }
 
-  // With tp_btf, first with the cgroup socket programs, then without them (a kernel whose
-  // cgroup/sock programs cannot use socket-local storage still gets TCP states from tp_btf).
-  struct Attempt {
-    TracepointType type;
-    std::string cgroup_root;
-  };
+  // First with the cgroup socket programs, their marks in socket-local storage (tp_btf on
+  // 5.11+), then in ps_child_socks (5.10's tracing programs may not use socket-local storage;
+  // raw_tp never can), then without the socket programs (TCP states still from the tracepoint).
   std::vector<Attempt> tries;
   for (TracepointType type : attempts) {
-    if (type == TracepointType::kTpBtf && !options.cgroup_root.empty()) {
-      tries.push_back({type, options.cgroup_root});
+    if (!options.cgroup_root.empty()) {
+      if (type == TracepointType::kTpBtf) tries.push_back({type, options.cgroup_root, true});
+      tries.push_back({type, options.cgroup_root, false});
     }
-    tries.push_back({type, ""});
+    tries.push_back({type, "", false});
   }
 
   std::string reasons;
   for (const Attempt& attempt : tries) {
     const TracepointType type = attempt.type;
     std::string attempt_error;
-    auto loaded = TryLoad(type, options.max_cgroups, attempt.cgroup_root, &attempt_error);
+    auto loaded = TryLoad(attempt, options.max_cgroups, &attempt_error);
     if (!loaded) {
       logger.Warn("bpf", attempt_error);
       if (!reasons.empty()) reasons += "; ";
@@ -237,6 +287,8 @@ std::unique_ptr<SockStateProgram> SockStateProgram::Load(const SockStateOptions&
     std::unique_ptr<SockStateProgram> program(new SockStateProgram());
     program->skeleton_.reset(loaded.release());
     program->sockets_attached_ = !attempt.cgroup_root.empty();
+    program->marks_in_storage_ =
+        program->sockets_attached_ && attempt.sk_storage && type == TracepointType::kTpBtf;
     program->type_ = type;
     program->max_cgroups_ = options.max_cgroups;
     program->attached_program_ = type == TracepointType::kTpBtf
@@ -246,7 +298,11 @@ std::unique_ptr<SockStateProgram> SockStateProgram::Load(const SockStateOptions&
         "bpf", "attached ", program->attached_program_,
         " to sock:inet_sock_set_state and tcp:tcp_{retransmit_skb,send_reset,receive_reset}",
         program->sockets_attached_
-            ? ", cgroup/sock_create and sock_release to " + attempt.cgroup_root
+            ? ", cgroup/sock_create and sock_release to " + attempt.cgroup_root +
+                  (program->marks_in_storage_
+                       ? " (socket marks in socket-local storage)"
+                       : " (accepted children tracked in ps_child_socks: no socket-local "
+                         "storage for this program type on this kernel)")
             : std::string(", no cgroup socket programs (socket kinds come from /proc)"),
         "; ps_tcp_states sized for ", options.max_cgroups, " cgroups");
 
@@ -343,6 +399,17 @@ std::array<uint64_t, PS_DROP_REASON_COUNT> SockStateProgram::ReadDrops() const {
   std::array<uint64_t, PS_DROP_REASON_COUNT> totals{};
   std::copy(sums.begin(), sums.end(), totals.begin());
   return totals;
+}
+
+std::vector<ProgramRunStats> SockStateProgram::ReadRunStats() const {
+  return bpf::ReadRunStats(skeleton_->obj);
+}
+
+uint64_t SockStateProgram::StateRecursionMisses() const {
+  const bpf_program* state = type_ == TracepointType::kTpBtf ? skeleton_->progs.ps_state_tp_btf
+                                                             : skeleton_->progs.ps_state_raw_tp;
+  const auto stats = bpf::ReadRunStats(state);
+  return stats ? stats->recursion_misses : 0;
 }
 
 }  // namespace podstat::bpf

@@ -58,6 +58,7 @@ using Skeleton = std::unique_ptr<task_cpu_bpf, void (*)(task_cpu_bpf*)>;
 // One attempt with exactly one program flavour enabled.
 Skeleton TryLoad(TracepointType type, uint32_t max_tasks, uint32_t max_cgroups,
                  std::string* error) {
+  CaptureLibbpfMessages();
   Skeleton skeleton(task_cpu_bpf__open(), task_cpu_bpf__destroy);
   if (!skeleton) {
     *error = "opening the BPF object failed: " + LibbpfError(-errno);
@@ -79,8 +80,7 @@ Skeleton TryLoad(TracepointType type, uint32_t max_tasks, uint32_t max_cgroups,
   }
   if (int err = task_cpu_bpf__load(skeleton.get()); err) {
     *error = "loading the " + std::string(TracepointTypeName(type)) +
-             " scheduler programs failed: " + LibbpfError(err) +
-             " (verifier log at --log.level=debug)";
+             " scheduler programs failed: " + LibbpfError(err) + LoadFailureDetail();
     return {nullptr, task_cpu_bpf__destroy};
   }
   if (int err = task_cpu_bpf__attach(skeleton.get()); err) {
@@ -281,17 +281,7 @@ std::vector<uint32_t> TaskCpuProgram::ListTasks() const {
 }
 
 std::vector<TaskCpuProgram::ProgramRunStats> TaskCpuProgram::ReadRunStats() const {
-  std::vector<ProgramRunStats> out;
-  bpf_program* program = nullptr;
-  bpf_object__for_each_program(program, skeleton_->obj) {
-    if (!bpf_program__autoload(program)) continue;
-    bpf_prog_info info{};
-    uint32_t length = sizeof(info);
-    if (bpf_obj_get_info_by_fd(bpf_program__fd(program), &info, &length) != 0) continue;
-    out.push_back(
-        {bpf_program__name(program), info.run_time_ns, info.run_cnt, info.recursion_misses});
-  }
-  return out;
+  return bpf::ReadRunStats(skeleton_->obj);
 }
 
 }  // namespace podstat::bpf

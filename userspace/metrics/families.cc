@@ -320,6 +320,13 @@ std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot& snaps
     }
     families.push_back(std::move(programs));
   }
+  if (!self.recursion_misses.empty()) {
+    prometheus::MetricFamily misses = Family(kProgramRecursionMisses);
+    for (const auto& program : self.recursion_misses) {
+      Add(misses, {{"program", program.program}}, static_cast<double>(program.count));
+    }
+    families.push_back(std::move(misses));
+  }
   if (!self.sources.empty()) {
     prometheus::MetricFamily sources = Family(kSourceActive);
     for (const auto& [name, active] : self.sources)
@@ -349,6 +356,7 @@ std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot& snaps
   };
   single(kSocketDrift, static_cast<double>(self.socket_drift));
   single(kReconciliations, static_cast<double>(self.reconciliations));
+  single(kEarlyReconciliations, static_cast<double>(self.early_reconciliations));
   single(kUnresolvedCgroups, static_cast<double>(self.unresolved_cgroups));
   single(kNetworkNamespaces, static_cast<double>(self.network_namespaces));
   if (!self.metadata_errors.empty()) {

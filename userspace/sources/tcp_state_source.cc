@@ -48,6 +48,10 @@ netlink::SockDiagClient* TcpStateSource::ClientFor(const procfs::NetworkNamespac
 
 void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& namespaces) {
   const auto started = Clock::now();
+  last_round_ = started;
+  // Skips from here on show up as a rise at the next collection: a transition lost after its
+  // namespace was dumped in this round is then put right by the next one.
+  misses_at_round_ = program_.StateRecursionMisses();
   // Keep clients only for namespaces that still have processes: a kept netlink socket would
   // otherwise keep a dead container's namespace alive.
   std::set<uint64_t> live;
@@ -79,14 +83,34 @@ void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& name
     constexpr uint32_t kTimeWaitBit = 1u << 6;
     const uint32_t tcp_mask =
         kinds[PS_SOCK_TCP] ? (netlink::kAllTcpStates & ~kTimeWaitBit) : kTrackedTcpStateMask;
-    bool udp_unsupported = false;
-    if (!client->DumpTcp(sockets, &error, tcp_mask) ||
+    bool tcp_unsupported = false, udp_unsupported = false;
+    if (!client->Dump(IPPROTO_TCP, sockets, &error, tcp_mask, &tcp_unsupported) ||
         (kinds[PS_SOCK_UDP] &&
          !client->Dump(IPPROTO_UDP, sockets, &error, ~0u, &udp_unsupported))) {
       logger_.Warn("tcp", "sock_diag dump of network namespace ", ns.inode, " failed: ", error);
       clients_.erase(ns.inode);
       ++failed;
       continue;
+    }
+    if (tcp_unsupported) {
+      // Nothing to dump anywhere; said once per streak, retried at the normal interval in case
+      // the modules get loaded.
+      if (!tcp_diag_missing_) {
+        logger_.Error("tcp",
+                      "sock_diag cannot list TCP sockets (the inet_diag and tcp_diag modules are "
+                      "not loaded and the kernel could not load them): TCP counts ",
+                      seeded_ ? "are no longer reconciled"
+                              : "leave out every socket that existed before the agent started",
+                      " until they are; run `modprobe inet_diag tcp_diag udp_diag` on the node. "
+                      "podstat --check says the same.");
+      }
+      tcp_diag_missing_ = true;
+      next_reconcile_ = Clock::now() + options_.reconcile_interval;
+      return;
+    }
+    if (tcp_diag_missing_) {
+      logger_.Info("tcp", "sock_diag lists TCP sockets again: reconciling");
+      tcp_diag_missing_ = false;
     }
     if (udp_unsupported) {
       // Decided once: later rounds leave UDP counts to BPF alone. This round's UDP counts are
@@ -125,7 +149,24 @@ void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& name
 
 std::vector<TcpStateSource::CgroupCounts> TcpStateSource::Collect(
     const std::vector<procfs::NetworkNamespace>& namespaces) {
-  if (Clock::now() >= next_reconcile_) Reconcile(namespaces);
+  const auto now = Clock::now();
+  bool due = now >= next_reconcile_;
+  if (!due && seeded_) {
+    // Which socket's transition was skipped is unknown, so every namespace is dumped again.
+    const uint64_t misses = program_.StateRecursionMisses();
+    if (misses > misses_at_round_ && now >= last_round_ + options_.early_reconcile_gap) {
+      logger_.Log(misses_reported_ ? LogLevel::kInfo : LogLevel::kWarn, "tcp",
+                  "the kernel skipped ", misses - misses_at_round_, " runs of ",
+                  program_.attached_program(),
+                  " (bpf_prog_info.recursion_misses: the program was preempted and ran again on "
+                  "that CPU), so socket state changes went uncounted; reconciling every network "
+                  "namespace from sock_diag now");
+      misses_reported_ = true;
+      ++early_reconciliations_;
+      due = true;
+    }
+  }
+  if (due) Reconcile(namespaces);
   std::vector<CgroupCounts> counts;
   if (!ReadMap(last_view_)) return counts;
   std::set<uint64_t> ids;

@@ -12,6 +12,7 @@
 
 #include "podstat/abi/sock_state.h"
 #include "podstat/bpf/libbpf_util.h"
+#include "podstat/bpf/program_info.h"
 #include "podstat/util/log.h"
 
 struct sock_state_bpf;
@@ -37,6 +38,15 @@ KernelSupport ProbeKernel();
 // Routes libbpf's messages (including the verifier's log) to the logger at debug level. libbpf's
 // print callback is process-wide, so the logger registered last wins; main registers one.
 void RouteLibbpfLogs(Logger& logger);
+
+// Installs podstat's libbpf print callback (RouteLibbpfLogs's, with or without a logger), which
+// keeps the verifier's verdict of a failed load for LoadFailureDetail. The loaders call it.
+void CaptureLibbpfMessages();
+
+// For a load that just failed on this thread: " (verifier: \"<its verdict>\"; ...)" with the
+// last line of the verifier's log, e.g. "unknown func bpf_sk_storage_get#107", so that the
+// one-line warning says why without --log.level=debug.
+std::string LoadFailureDetail();
 
 struct SockStateOptions {
   TracepointType tracepoint = TracepointType::kAuto;
@@ -68,6 +78,10 @@ class SockStateProgram {
   bool IsAttached(std::string_view program) const;
   // cgroup/sock_create and sock_release are attached: ps_tcp_states.sockets counts open sockets.
   bool sockets_attached() const { return sockets_attached_; }
+  // Where the sockets' marks live: socket-local storage (exact: each -1 goes where its +1 went),
+  // or, without it, ps_child_socks for accepted children alone (a socket's -1 goes to the cgroup
+  // of the task that closes it).
+  bool marks_in_storage() const { return marks_in_storage_; }
   TracepointType tracepoint_type() const { return type_; }
   uint32_t max_cgroups() const { return max_cgroups_; }
 
@@ -78,6 +92,11 @@ class SockStateProgram {
   bool DeleteTcpState(uint64_t cgroup_id) const;
   // ps_stats summed over CPUs, indexed by enum ps_drop_reason.
   std::array<uint64_t, PS_DROP_REASON_COUNT> ReadDrops() const;
+  // The kernel's statistics of every loaded program, recursion misses included.
+  std::vector<ProgramRunStats> ReadRunStats() const;
+  // The recursion misses of the TCP state program alone: each is a state transition that was
+  // never counted (0 where the kernel does not report them).
+  uint64_t StateRecursionMisses() const;
 
  private:
   struct SkeletonDeleter {
@@ -89,6 +108,7 @@ class SockStateProgram {
   TracepointType type_ = TracepointType::kAuto;
   std::string attached_program_;
   bool sockets_attached_ = false;
+  bool marks_in_storage_ = false;
   uint32_t max_cgroups_ = 0;
   MapPins pins_;  // declared after the skeleton: unpinned before it is destroyed
   mutable bool batch_supported_ = true;

@@ -20,6 +20,7 @@
 
 #include "podstat/abi/task_cpu.h"
 #include "podstat/bpf/libbpf_util.h"
+#include "podstat/bpf/program_info.h"
 #include "podstat/bpf/sock_state_program.h"  // TracepointType
 #include "podstat/util/log.h"
 
@@ -63,12 +64,7 @@ class TaskCpuProgram {
 
   // Per-program statistics from the kernel (bpf_prog_info); the run time and count stay 0 unless
   // the sysctl kernel.bpf_stats_enabled is 1.
-  struct ProgramRunStats {
-    std::string name;  // the BPF program's name, e.g. "ps_switch_tp_btf"
-    uint64_t run_time_ns = 0;
-    uint64_t run_count = 0;
-    uint64_t recursion_misses = 0;  // runs skipped because a BPF program was already running
-  };
+  using ProgramRunStats = bpf::ProgramRunStats;
 
   // Opens, sizes, loads and attaches. On failure returns nullptr and a one-line reason in *error;
   // the verifier's log goes to the logger at debug level (see RouteLibbpfLogs).

@@ -193,6 +193,16 @@ inline constexpr MetricSpec kBuildInfo{
 inline constexpr MetricSpec kProgramAttached{
     "podstat_bpf_program_attached", Kind::kGauge,
     "1 if the eBPF program is loaded and attached, 0 if it was not (see the log for why)."};
+inline constexpr MetricSpec kProgramRecursionMisses{
+    "podstat_bpf_program_recursion_misses_total", Kind::kCounter,
+    "Runs of a tracing eBPF program (named as bpftool prog show lists it) that the kernel skipped "
+    "because the program was already running on that CPU: it was preempted there (7.x lazy "
+    "preemption, PREEMPT_RT) or interrupted. Each skip is an event not counted; socket counts are "
+    "then reconciled from sock_diag at once. Kernels before 5.12 do not report it (no series)."};
+inline constexpr MetricSpec kEarlyReconciliations{
+    "podstat_socket_early_reconciliations_total", Kind::kCounter,
+    "sock_diag reconciliation rounds started ahead of --bpf.reconcile-interval because the TCP "
+    "state program's runs were skipped (podstat_bpf_program_recursion_misses_total rose)."};
 inline constexpr MetricSpec kBpfDrops{
     "podstat_bpf_drops_total", Kind::kCounter,
     "Events the eBPF programs could not count, by reason (map_full, no_cgroup, bad_state)."};
@@ -266,6 +276,8 @@ inline constexpr std::array kCatalogue = {kContainerSockets,
                                           kContainerTcpSockets,
                                           kBuildInfo,
                                           kProgramAttached,
+                                          kProgramRecursionMisses,
+                                          kEarlyReconciliations,
                                           kBpfDrops,
                                           kSocketDrift,
                                           kReconciliations,

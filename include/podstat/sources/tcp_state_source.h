@@ -30,6 +30,11 @@ class TcpStateSource {
     std::chrono::milliseconds reconcile_interval{std::chrono::minutes(5)};
     // After a round that had to skip busy cgroups, retry sooner than the full interval.
     std::chrono::milliseconds retry_interval{std::chrono::seconds(2)};
+    // When the kernel skipped runs of the state program (recursion misses: transitions that were
+    // never counted), the next round starts at once instead of at the interval, but no sooner
+    // than this after the previous one: a kernel that skips constantly costs at most one round
+    // (one sock_diag dump per network namespace) per gap.
+    std::chrono::milliseconds early_reconcile_gap{std::chrono::seconds(10)};
   };
 
   TcpStateSource(const bpf::SockStateProgram& program, HostPaths paths, Logger& logger,
@@ -54,6 +59,8 @@ class TcpStateSource {
   uint64_t drift() const { return drift_; }
   size_t map_entries() const { return last_view_.size(); }
   uint64_t reconciliations() const { return reconciliations_; }
+  // Rounds started early because the state program's runs were skipped.
+  uint64_t early_reconciliations() const { return early_reconciliations_; }
 
  private:
   bool ReadMap(MapView& view);
@@ -68,10 +75,15 @@ class TcpStateSource {
   MapView last_view_;
   std::map<uint64_t, netlink::SockDiagClient> clients_;  // netns inode -> client inside it
   Clock::time_point next_reconcile_{};                   // epoch: the first Collect seeds
+  Clock::time_point last_round_{};
+  uint64_t misses_at_round_ = 0;  // the state program's recursion misses when the round began
+  bool misses_reported_ = false;  // the first skip is logged at warn, later ones at info
   bool seeded_ = false;
   bool udp_diag_missing_ = false;  // the kernel has no UDP sock_diag: UDP counts not reconciled
+  bool tcp_diag_missing_ = false;  // no TCP sock_diag (modules not loaded): nothing reconciled
   uint64_t drift_ = 0;
   uint64_t reconciliations_ = 0;
+  uint64_t early_reconciliations_ = 0;
 };
 
 }  // namespace podstat::sources
