@@ -110,8 +110,10 @@ Usage: podstat [flags]
                                   Samples per request (default 2000).
   --remote-write.queue-capacity=N Samples queued per URL while it is down; the oldest are
                                   dropped beyond it, and counted (default 100000).
-  --check                         Probe the kernel, print what podstat would use, exit 0 if the
-                                  BPF programs load and attach, 1 if not.
+  --check                         Try everything the agent uses (cgroup hierarchies, sock_diag
+                                  for TCP and UDP, loading and attaching every eBPF program),
+                                  print what works and what the agent would fall back to, and
+                                  exit 0 only if nothing is missing, else 1.
   --version                       Print the version and exit.
   -h, --help                      Print this help and exit.
 

@@ -1,5 +1,6 @@
 // podstat: wiring only. Parse flags, check the machine, load BPF, start the sampler and the HTTP
 // listener, wait for a signal, shut down in reverse order.
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "podstat/app/collector.h"
@@ -18,10 +20,12 @@
 #include "podstat/app/remote_write_bridge.h"
 #include "podstat/app/sampler.h"
 #include "podstat/cgroup/resolver.h"
+#include "podstat/cgroupfs/stats.h"
 #include "podstat/http/server.h"
 #include "podstat/metadata/cache.h"
 #include "podstat/metadata/provider.h"
 #include "podstat/metrics/families.h"
+#include "podstat/netlink/sock_diag.h"
 #include "podstat/remote_write/receiver.h"
 #include "podstat/remote_write/relay_store.h"
 #include "podstat/remote_write/sender.h"
@@ -64,51 +68,134 @@ void EnsureBpffs(Logger& logger) {
 }
 #endif
 
+#ifdef PODSTAT_HAVE_BPF
+bpf::TaskCpuOptions CpuOptions(const Config& config, size_t cgroups_now) {
+  bpf::TaskCpuOptions options;
+  options.tracepoint = *bpf::ParseTracepointType(config.bpf_tracepoint_type);
+  options.procfs = config.paths.procfs;
+  options.max_tasks = config.bpf_max_tasks;
+  options.max_cgroups = BpfOptions(config, cgroups_now).max_cgroups;
+  if (config.bpf_pin) options.pin_dir = kPinDir;
+  return options;
+}
+#endif
+
+// Lists sockets of one protocol in podstat's own network namespace, as seeding and
+// reconciliation do in every namespace. Empty when that works, else why not.
+std::string ProbeSockDiag(uint8_t protocol, const char* modules) {
+  std::string error;
+  auto client = netlink::SockDiagClient::Open(-1, &error);
+  if (!client) return error;
+  std::vector<netlink::DiagSocket> sockets;
+  bool unsupported = false;
+  if (!client->Dump(protocol, sockets, &error, ~0u, &unsupported)) return error;
+  if (unsupported)
+    return std::string("the kernel has no sock_diag handler (modules ") + modules + ")";
+  return {};
+}
+
+// --check: tries everything the agent would use, as the agent would, and says what works.
+// Exit 0 only when the agent would run with every eBPF program and with sock_diag.
 int RunCheck(const Config& config, Logger& logger) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // in order with the warnings on stderr
+  std::vector<std::string> problems;
+  auto line = [](const std::string& what, const std::string& verdict) {
+    std::printf("%-28s %s\n", (what + ":").c_str(), verdict.c_str());
+  };
+  std::printf("podstat %s (%s)\n", build_info::kVersion, build_info::kRevision);
   std::string error;
   const auto cgroup_root = cgroup::FindCgroup2Root(config.paths, &error);
-  std::printf("podstat %s (%s)\n", build_info::kVersion, build_info::kRevision);
-  std::printf("cgroup v2 hierarchy: %s\n", cgroup_root ? cgroup_root->c_str() : error.c_str());
+  line("cgroup v2 hierarchy", cgroup_root ? *cgroup_root : "FAILED: " + error);
+  if (!cgroup_root) problems.push_back("no cgroup v2 hierarchy");
+  if (cgroup_root) {
+    const auto hierarchies = cgroupfs::FindHierarchies(config.paths, *cgroup_root);
+    line("memory", hierarchies.v2_memory   ? "cgroup v2 (" + *cgroup_root + ")"
+                   : hierarchies.v1_memory ? "cgroup v1 (" + *hierarchies.v1_memory + ")"
+                                           : "none: no memory controller is enabled in either "
+                                             "hierarchy, so no container_memory_* series");
+    line("cpu", "cgroup v2 cpu.stat" + (hierarchies.v1_cpuacct
+                                            ? ", else v1 cpuacct (" + *hierarchies.v1_cpuacct + ")"
+                                            : std::string()));
+  }
+  // sock_diag: seeding (sockets older than the agent) and reconciliation, TCP and UDP.
+  for (const auto& [name, protocol, modules] :
+       {std::tuple{"sock_diag TCP", uint8_t{IPPROTO_TCP}, "inet_diag, tcp_diag"},
+        std::tuple{"sock_diag UDP", uint8_t{IPPROTO_UDP}, "inet_diag, udp_diag"}}) {
+    const std::string failure = ProbeSockDiag(protocol, modules);
+    line(name, failure.empty() ? "ok" : "FAILED: " + failure);
+    if (!failure.empty()) {
+      problems.push_back(std::string(name) + " unavailable (" + failure +
+                         "): sockets that predate the agent are never counted and counts are "
+                         "never reconciled; load the modules (modprobe inet_diag tcp_diag "
+                         "udp_diag)");
+    }
+  }
 #ifdef PODSTAT_HAVE_BPF
   const bpf::KernelSupport support = bpf::ProbeKernel();
-  std::printf("kernel: %s\n", support.release.c_str());
-  std::printf("kernel BTF (/sys/kernel/btf/vmlinux): %s\n", support.btf ? "yes" : "no");
-  std::printf("tp_btf target btf_trace_inet_sock_set_state in kernel BTF: %s\n",
-              support.tracing ? "yes" : "no");
-  std::printf("BPF program type raw_tracepoint (raw_tp): %s\n",
-              support.raw_tracepoint ? "yes" : "no");
-  std::printf("bpf filesystem at /sys/fs/bpf: %s\n", support.bpffs ? "yes" : "no");
-  if (::geteuid() != 0) {
-    std::printf("not root: cannot try loading programs\n");
-    return kExitFailure;
+  line("kernel", support.release);
+  line("kernel BTF", support.btf ? "/sys/kernel/btf/vmlinux"
+                                 : "none (/sys/kernel/btf/vmlinux missing: a kernel built without "
+                                   "CONFIG_DEBUG_INFO_BTF); no CO-RE program can load");
+  line("bpf filesystem", support.bpffs ? "/sys/fs/bpf"
+                         : config.bpf_pin
+                             ? "none at /sys/fs/bpf (the agent mounts one for --bpf.pin)"
+                             : "none at /sys/fs/bpf (needed only for --bpf.pin)");
+  if (!config.bpf) {
+    line("eBPF", "off (--no-bpf): every source from /proc and cgroup files");
+  } else if (::geteuid() != 0) {
+    line("eBPF", "not tried: not root");
+    problems.push_back("not root: the agent needs root (or CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)");
+  } else {
+    bpf::SockStateOptions options = BpfOptions(config, 0);
+    options.pin_dir.clear();  // a check leaves no pins behind
+    if (cgroup_root) options.cgroup_root = *cgroup_root;
+    auto program = bpf::SockStateProgram::Load(options, logger, &error);
+    if (program) {
+      line("TCP states", program->attached_program() +
+                             " + tcp_retransmit_skb, tcp_send_reset, tcp_receive_reset: ok");
+      line("socket kinds",
+           !program->sockets_attached()
+               ? "from /proc/<pid>/net socket tables per network namespace (no cgroup/sock "
+                 "programs)"
+           : program->marks_in_storage()
+               ? "cgroup/sock_create + sock_release, marks in socket-local storage: ok"
+               : "cgroup/sock_create + sock_release, accepted children in ps_child_socks "
+                 "(no socket-local storage here; a socket's -1 goes to the closing task's "
+                 "cgroup): ok");
+    } else {
+      line("TCP states", "FAILED: " + error);
+      problems.push_back(
+          "no TCP state program: the agent would read /proc/<pid>/net per network "
+          "namespace (~1 ms each per sample) and have no retransmit or reset "
+          "counters");
+    }
+    if (config.collect_cpu && config.bpf_cpu) {
+      bpf::TaskCpuOptions cpu_options = CpuOptions(config, 0);
+      cpu_options.pin_dir.clear();
+      auto cpu_program = bpf::TaskCpuProgram::Load(cpu_options, logger, &error);
+      line("CPU", cpu_program ? cpu_program->attached_program() + " + sched_wakeup_new: ok" +
+                                    (cpu_program->runqueue_wait_supported()
+                                         ? ""
+                                         : " (no run-queue wait: CONFIG_SCHED_INFO is off)")
+                              : "FAILED: " + error);
+      if (!cpu_program) {
+        problems.push_back(
+            "no sched_switch program: CPU usage from cgroup accounting, no "
+            "run-queue wait");
+      }
+    }
   }
-  bpf::SockStateOptions options = BpfOptions(config, 0);
-  if (cgroup_root) options.cgroup_root = *cgroup_root;
-  auto program = bpf::SockStateProgram::Load(options, logger, &error);
-  if (!program) {
-    std::printf("sock_state: FAILED: %s\n", error.c_str());
-    std::printf(
-        "sources: the agent would run on /proc alone (TCP states and socket counts from "
-        "/proc/<pid>/net per network namespace)\n");
-    return kExitFailure;
-  }
-  std::printf(
-      "sock_state: would use %s and the tcp retransmit/reset tracepoints (loaded and "
-      "attached successfully)\n",
-      program->attached_program().c_str());
-  std::printf("socket kinds: %s\n",
-              program->sockets_attached()
-                  ? "cgroup/sock_create and sock_release attached to the cgroup v2 root"
-                  : "not from BPF (from /proc/<pid>/net socket tables per network namespace)");
-  std::printf(
-      "sources: container_tcp_sockets from BPF + sock_diag seeding; time_wait, sockstat and "
-      "interfaces from per-namespace /proc/<pid>/net\n");
-  return cgroup_root ? kExitOk : kExitFailure;
 #else
-  (void)logger;
-  std::printf("built without BPF (-DPODSTAT_BPF=OFF)\n");
-  return kExitFailure;
+  line("eBPF", "not built in (-DPODSTAT_BPF=OFF): every source from /proc and cgroup files");
+  if (config.bpf) problems.push_back("built without eBPF");
 #endif
+  if (problems.empty()) {
+    std::printf("result: ok, the agent would run with everything above\n");
+    return kExitOk;
+  }
+  std::printf("result: %zu problem(s):\n", problems.size());
+  for (const auto& problem : problems) std::printf("  - %s\n", problem.c_str());
+  return kExitFailure;
 }
 
 std::string IndexPage(const Config& config) {
@@ -123,7 +210,14 @@ int Run(const Config& config) {
 #ifdef PODSTAT_HAVE_BPF
   bpf::RouteLibbpfLogs(logger);
 #endif
-  if (config.check) return RunCheck(config, logger);
+  if (config.check) {
+    // The loaders' info lines repeat what the check prints; their warnings say why a step failed.
+    Logger check_logger(std::max(config.log_level, LogLevel::kWarn));
+#ifdef PODSTAT_HAVE_BPF
+    bpf::RouteLibbpfLogs(check_logger);
+#endif
+    return RunCheck(config, check_logger);
+  }
 
   if (::geteuid() != 0) {
     logger.Error("main",
@@ -194,13 +288,7 @@ int Run(const Config& config) {
   }
   std::unique_ptr<bpf::TaskCpuProgram> cpu_program;
   if (config.bpf && config.collect_cpu && config.bpf_cpu) {
-    bpf::TaskCpuOptions cpu_options;
-    cpu_options.tracepoint = *bpf::ParseTracepointType(config.bpf_tracepoint_type);
-    cpu_options.procfs = config.paths.procfs;
-    cpu_options.max_tasks = config.bpf_max_tasks;
-    cpu_options.max_cgroups = BpfOptions(config, cgroups_now).max_cgroups;
-    if (config.bpf_pin) cpu_options.pin_dir = kPinDir;
-    cpu_program = bpf::TaskCpuProgram::Load(cpu_options, logger, &error);
+    cpu_program = bpf::TaskCpuProgram::Load(CpuOptions(config, cgroups_now), logger, &error);
     if (!cpu_program) {
       logger.Warn("main", "BPF CPU accounting unavailable (", error,
                   "); container_cpu_usage_seconds_total comes from cgroup accounting and "
