@@ -95,6 +95,14 @@ if [ "$TEST_FILTER" != "-" ]; then
 fi
 
 # One agent run: which programs it attached, which sources it chose, what it logged at warn.
+# A process in a cgroup of its own (at the same path in every hierarchy, as Docker makes them)
+# gives the agent a container-like cgroup to report memory and CPU for.
+sleep 100000 &
+probe=$!
+for hierarchy in /sys/fs/cgroup /sys/fs/cgroup/*; do
+  [ -f "$hierarchy/cgroup.procs" ] || continue
+  mkdir -p "$hierarchy/matrix-probe" && echo $probe >"$hierarchy/matrix-probe/cgroup.procs"
+done
 say agent-begin
 "$podstat" --web.listen-address=127.0.0.1:9560 --log.level=info >/tmp/agent.log 2>&1 &
 agent=$!
@@ -110,7 +118,8 @@ say agent-ready $ready
 sed 's/^/PODSTAT-MATRIX: agent-log /' /tmp/agent.log
 grep -E '^(podstat_bpf_program_attached|podstat_source_active|node_memory_available_bytes|podstat_bpf_program_recursion_misses_total)' /tmp/metrics | sed 's/^/PODSTAT-MATRIX: metric /'
 say series "$(grep -vc '^#' /tmp/metrics)"
-say memory-series "$(grep -c '^container_memory_usage_bytes' /tmp/metrics)"
+say memory-series "$(grep -c '^container_memory_usage_bytes{.*id="/matrix-probe"' /tmp/metrics)"
+kill $probe
 say mounts-after "$(awk '$3 == "bpf" || $3 == "tracefs" { print $2 }' /proc/mounts | xargs)"
 say kernel-warnings "$(dmesg | grep -cE 'BUG:|Oops|WARNING:|Call Trace')"
 dmesg | grep -E -A3 'BUG:|Oops|WARNING:' | head -40 | sed 's/^/PODSTAT-MATRIX: dmesg /'

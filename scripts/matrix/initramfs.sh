@@ -72,7 +72,7 @@ build_base() {
     ln -sf iptables-legacy "$root/usr/sbin/iptables"
     ln -sf ip6tables-legacy "$root/usr/sbin/ip6tables"
     local plugins
-    plugins=$(dirname "$(ldd /usr/sbin/iptables-legacy | awk '/libxtables/ { print $3 }')")/xtables
+    plugins=$(dirname "$(realpath "$(ldd /usr/sbin/iptables-legacy | awk '/libxtables/ { print $3 }')")")/xtables
     [ -d "$plugins" ] && mkdir -p "$root$plugins" && cp -a "$plugins/." "$root$plugins/"
   fi
   # promtool is a static Go binary: no libraries, no stripping needed.
