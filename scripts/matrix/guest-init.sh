@@ -95,14 +95,37 @@ if [ "$TEST_FILTER" != "-" ]; then
 fi
 
 # One agent run: which programs it attached, which sources it chose, what it logged at warn.
-# A process in a cgroup of its own (at the same path in every hierarchy, as Docker makes them)
-# gives the agent a container-like cgroup to report memory and CPU for.
-sleep 100000 &
+# A shell in a Docker-shaped cgroup (/docker/<id>, at the same path in every hierarchy, as Docker
+# makes them: podstat reads memory and CPU for containers, pods and the root),
+# limited to 256 MiB, holding ~4 MB of anonymous memory and an 8 MiB tmpfs file, gives the agent
+# a container-like cgroup to report memory and CPU for; its files are the ground truth.
+probe_cgroup=docker/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+mkfifo /tmp/probe-go
+sh -c 'read _ </tmp/probe-go; x=$(head -c 4000000 /dev/zero | tr "\0" a)
+       dd if=/dev/zero of=/dev/shm/probe bs=1M count=8 2>/dev/null; : >/tmp/probe-ready
+       while :; do sleep 100000; done' &
 probe=$!
 for hierarchy in /sys/fs/cgroup /sys/fs/cgroup/*; do
   [ -f "$hierarchy/cgroup.procs" ] || continue
-  mkdir -p "$hierarchy/matrix-probe" && echo $probe >"$hierarchy/matrix-probe/cgroup.procs"
+  mkdir -p "$hierarchy/${probe_cgroup%/*}"
+  # v2 passes a controller down one level at a time: /docker must enable what its children get.
+  for controller in $(cat "$hierarchy/cgroup.subtree_control" 2>/dev/null); do
+    echo "+$controller" >"$hierarchy/${probe_cgroup%/*}/cgroup.subtree_control" 2>/dev/null
+  done
+  mkdir -p "$hierarchy/$probe_cgroup" && echo $probe >"$hierarchy/$probe_cgroup/cgroup.procs"
+  echo 268435456 >"$hierarchy/$probe_cgroup/memory.max" 2>/dev/null
+  echo 268435456 >"$hierarchy/$probe_cgroup/memory.limit_in_bytes" 2>/dev/null
 done
+echo go >/tmp/probe-go
+for _ in $(seq 1 600); do [ -e /tmp/probe-ready ] && break; usleep 100000; done
+v2_root=/sys/fs/cgroup
+[ "$CGROUP_MODE" = hybrid ] && v2_root=/sys/fs/cgroup/unified
+probe_files=""
+for f in cgroup.controllers memory.current memory.stat memory.max memory.events memory.peak \
+  memory.swap.current cpu.stat cpu.pressure memory.pressure io.pressure io.stat; do
+  [ -e "$v2_root/$probe_cgroup/$f" ] && probe_files="$probe_files $f"
+done
+say cgroup-v2-files "${probe_files# }"
 say agent-begin
 "$podstat" --web.listen-address=127.0.0.1:9560 --log.level=info >/tmp/agent.log 2>&1 &
 agent=$!
@@ -118,7 +141,23 @@ say agent-ready $ready
 sed 's/^/PODSTAT-MATRIX: agent-log /' /tmp/agent.log
 grep -E '^(podstat_bpf_program_attached|podstat_source_active|node_memory_available_bytes|podstat_bpf_program_recursion_misses_total)' /tmp/metrics | sed 's/^/PODSTAT-MATRIX: metric /'
 say series "$(grep -vc '^#' /tmp/metrics)"
-say memory-series "$(grep -c '^container_memory_usage_bytes{.*id="/matrix-probe"' /tmp/metrics)"
+say memory-series "$(grep -c '^container_memory_usage_bytes{.*id="/'"$probe_cgroup"'"' /tmp/metrics)"
+grep -E '^container_(memory_usage_bytes|memory_rss|memory_working_set_bytes|spec_memory_limit_bytes|cpu_usage_seconds_total)\{.*id="/'"$probe_cgroup"'"' \
+  /tmp/metrics | sed 's/^/PODSTAT-MATRIX: probe-metric /'
+# The probe's own files as they are now, for the host to compare and to keep as fixtures.
+for f in $probe_files; do
+  echo "PODSTAT-FILE: v2/$f $(base64 -w0 <"$v2_root/$probe_cgroup/$f")"
+done
+if [ -d /sys/fs/cgroup/memory/$probe_cgroup ]; then
+  for f in memory.usage_in_bytes memory.stat memory.limit_in_bytes memory.oom_control \
+    memory.max_usage_in_bytes; do
+    [ -e "/sys/fs/cgroup/memory/$probe_cgroup/$f" ] &&
+      echo "PODSTAT-FILE: v1/$f $(base64 -w0 <"/sys/fs/cgroup/memory/$probe_cgroup/$f")"
+  done
+fi
+echo "PODSTAT-FILE: root/cgroup.controllers $(base64 -w0 <"$v2_root/cgroup.controllers")"
+echo "PODSTAT-FILE: root/cgroup.subtree_control $(base64 -w0 <"$v2_root/cgroup.subtree_control")"
+echo "PODSTAT-FILE: proc/meminfo $(base64 -w0 </proc/meminfo)"
 kill $probe
 say mounts-after "$(awk '$3 == "bpf" || $3 == "tracefs" { print $2 }' /proc/mounts | xargs)"
 say kernel-warnings "$(dmesg | grep -cE 'BUG:|Oops|WARNING:|Call Trace')"

@@ -8,7 +8,8 @@
 # A row is SERIES:MODE[:VARIANT]: SERIES from kernels.sh (5.10, 6.1, 6.12, newest), MODE v2 or
 # hybrid, VARIANT nobtf (kernel BTF hidden: the agent must fall back to /proc and say why).
 # Without rows, the full matrix runs. Guest logs land in OUT_DIR/logs/, the table in
-# OUT_DIR/matrix.txt; DOCS=path also writes the generated kernels page there (docs/kernels.md).
+# OUT_DIR/matrix.txt; DOCS=path also writes the generated kernels page there (docs/kernels.md),
+# FIXTURES=dir the guests' cgroup and proc files as fixtures (dir/<mode>-<kernel>-probe/).
 # Environment: TEST_FILTER (gtest filter for the guests, default every privileged test),
 # GUEST_TIMEOUT (seconds per boot, default 1500), QEMU_MEMORY (MiB, default 2048).
 set -euo pipefail
@@ -79,6 +80,12 @@ boot() {
   return $status
 }
 
+# A file the guest printed (PODSTAT-FILE: <path> <base64>), decoded.
+probe_file() { grep -a -m1 "^PODSTAT-FILE: $2 " "$1" | cut -d' ' -f3 | base64 -d 2>/dev/null || true; }
+# The value of a metric of the guest's probe cgroup, as the guest's agent reported it.
+probe_metric() {
+  grep -a "^PODSTAT-MATRIX: probe-metric $2{" "$1" | head -n 1 | awk '{ print $NF }' || true
+}
 # The value of a "PODSTAT-MATRIX: key value" line (the first one).
 marker() { grep -a -m1 "^PODSTAT-MATRIX: $2 " "$1" | cut -d' ' -f3- | tr -d '\r' || true; }
 attached() {  # the programs a guest's agent attached, short names
@@ -123,9 +130,31 @@ for row in "${rows[@]}"; do
     [ "$check" = 0 ] || problems+=("--check exit $check")
     [ "$nodiag" != 0 ] || problems+=("--check exit 0 without sock_diag modules")
   fi
-  # Memory series wherever the kernel and layout have a memory controller to read.
-  if [ "$(marker "$log_file" memory-controller)" != none ]; then
-    [ "$(marker "$log_file" memory-series)" -gt 0 ] 2>/dev/null || problems+=("no container_memory series")
+  # Memory wherever the kernel and layout have a memory controller: the probe cgroup's usage and
+  # limit as podstat reports them against its own files, read right after the scrape (the probe
+  # is idle by then: equal within 2 %).
+  memory_controller=$(marker "$log_file" memory-controller)
+  if [ "$memory_controller" != none ]; then
+    if [ "$memory_controller" = v2 ]; then usage_file=v2/memory.current; else usage_file=v1/memory.usage_in_bytes; fi
+    file_usage=$(probe_file "$log_file" "$usage_file" | tr -d '\n')
+    agent_usage=$(probe_metric "$log_file" container_memory_usage_bytes)
+    agent_limit=$(probe_metric "$log_file" container_spec_memory_limit_bytes)
+    if [ -z "$agent_usage" ] || [ -z "$file_usage" ]; then
+      problems+=("no container_memory_usage_bytes for the probe cgroup")
+    elif ! awk -v a="$agent_usage" -v f="$file_usage" 'BEGIN { d = a - f; if (d < 0) d = -d; exit !(d <= 0.02 * f) }'; then
+      problems+=("probe memory: podstat $agent_usage, $usage_file $file_usage")
+    fi
+    [ "$agent_limit" = 268435456 ] || problems+=("probe limit: podstat ${agent_limit:-none}, set 268435456")
+  fi
+  if [ -n "${FIXTURES:-}" ] && [ -z "$variant" ]; then
+    # The guest's own cgroup and proc files, kept as parser fixtures (tests/fixtures/cgroup).
+    fixture="$FIXTURES/$mode-${release[$name]%%-*}-probe"
+    rm -rf "$fixture"
+    grep -a '^PODSTAT-FILE: ' "$log_file" | while read -r _ path data; do
+      mkdir -p "$fixture/$(dirname "$path")"
+      echo "$data" | base64 -d >"$fixture/$path"
+    done
+    log "fixtures from the guest in $fixture"
   fi
   verdict=ok
   [ ${#problems[@]} -eq 0 ] || { verdict="FAIL: $(IFS=';'; echo "${problems[*]}")"; failed=1; }
