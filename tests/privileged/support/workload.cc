@@ -365,6 +365,28 @@ std::string FormatDouble(double value) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+// Waiting for conditions
+
+bool PollUntil(const std::function<bool()>& holds, milliseconds timeout, milliseconds interval) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    const bool late = Clock::now() >= deadline;  // read before: one last try after the deadline
+    if (holds()) return true;
+    if (late) return false;
+    std::this_thread::sleep_for(interval);
+  }
+}
+
+void WaitUntil(const std::function<bool()>& holds, const std::string& what, milliseconds timeout,
+               milliseconds interval) {
+  if (PollUntil(holds, timeout, interval)) return;
+  std::ostringstream message;
+  message << "timed out after " << std::chrono::duration<double>(timeout).count()
+          << " s waiting for " << what;
+  throw std::runtime_error(message.str());
+}
+
+// ---------------------------------------------------------------------------------------------
 // TCP state ground truth
 
 TcpStateCounts ZeroTcpStates() {
@@ -482,7 +504,7 @@ TestCgroup::TestCgroup() {
 TestCgroup::~TestCgroup() {
   const std::string kill_file = dir_ + "/cgroup.kill";
   const bool have_kill = ::access(kill_file.c_str(), W_OK) == 0;  // kernel 5.14+
-  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  const auto deadline = Clock::now() + kConditionTimeout;
   for (;;) {
     std::vector<pid_t> pids;
     try {
@@ -493,8 +515,8 @@ TestCgroup::~TestCgroup() {
     }
     if (pids.empty()) break;
     if (Clock::now() > deadline) {
-      ADD_FAILURE() << "cgroup " << dir_ << " still has " << pids.size()
-                    << " processes after 5 s of SIGKILL";
+      ADD_FAILURE() << "cgroup " << dir_ << " still has " << pids.size() << " processes after "
+                    << kConditionTimeout.count() << " s of SIGKILL";
       return;
     }
     if (have_kill) {
@@ -542,7 +564,7 @@ SocketWorkload::SocketWorkload(const TestCgroup& cgroup, Netns netns) : netns_(n
   fd_ = fds[0];
   try {
     const std::optional<std::string> reply =
-        ReceiveMessage(fd_, std::chrono::seconds(10), "the workload child to start");
+        ReceiveMessage(fd_, kConditionTimeout, "the workload child to start");
     if (reply != "ready") {
       throw std::runtime_error("workload child failed to start: " +
                                reply.value_or("exited without a word"));
@@ -579,7 +601,7 @@ void SocketWorkload::Command(const std::string& command) {
     ThrowErrno("sending '" + command + "' to the workload child");
   }
   const std::optional<std::string> reply =
-      ReceiveMessage(fd_, std::chrono::seconds(30), "the workload child to run '" + command + "'");
+      ReceiveMessage(fd_, kConditionTimeout, "the workload child to run '" + command + "'");
   if (!reply) throw std::runtime_error("workload child died running '" + command + "'");
   if (*reply != "ok") throw std::runtime_error("workload '" + command + "': " + *reply);
   AwaitSettled(command);
@@ -588,7 +610,7 @@ void SocketWorkload::Command(const std::string& command) {
 void SocketWorkload::AwaitSettled(const std::string& after) {
   // Loopback delivers in softirq context, so a FIN or ACK may be processed just after the
   // syscall that sent it returned: poll until /proc shows what the child now holds.
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  const auto deadline = Clock::now() + kConditionTimeout;
   for (;;) {
     const TcpStateCounts truth = Truth();
     const std::string diff = DiffTcpStates(expected_, truth, UnverifiableStates());

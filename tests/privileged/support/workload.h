@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -19,6 +20,27 @@
 #include <vector>
 
 namespace podstat::testing {
+
+// ---------------------------------------------------------------------------------------------
+// Waiting for conditions
+//
+// A test waits for what must hold (a socket in a state, a file, a count), never for a fixed
+// time that assumes it happened meanwhile. The tests also run in qemu TCG guests, 10-50x slower
+// than a host, so the deadlines are generous: a condition that holds ends the wait at once.
+
+inline constexpr std::chrono::seconds kConditionTimeout{30};
+
+// Evaluates `holds` every `interval` until it returns true (then returns true), or until
+// `timeout` has passed (then returns false, after one last evaluation at the deadline).
+bool PollUntil(const std::function<bool()>& holds,
+               std::chrono::milliseconds timeout = kConditionTimeout,
+               std::chrono::milliseconds interval = std::chrono::milliseconds(10));
+
+// PollUntil, but throws std::runtime_error("timed out after <timeout> waiting for <what>") when
+// the condition never held.
+void WaitUntil(const std::function<bool()>& holds, const std::string& what,
+               std::chrono::milliseconds timeout = kConditionTimeout,
+               std::chrono::milliseconds interval = std::chrono::milliseconds(10));
 
 // ---------------------------------------------------------------------------------------------
 // TCP state ground truth
@@ -175,7 +197,7 @@ class Agent {
 
   // Polls GET /healthz until it answers 200 "ok". Returns false when the process exits first or
   // the timeout passes; Stderr() then says why.
-  bool WaitHealthy(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  bool WaitHealthy(std::chrono::milliseconds timeout = kConditionTimeout);
 
   // Waits for the process to exit and returns its wait status (as from waitpid), or nullopt.
   std::optional<int> WaitExit(std::chrono::milliseconds timeout);
