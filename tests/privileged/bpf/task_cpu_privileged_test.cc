@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <optional>
@@ -89,8 +90,14 @@ class V1Cgroup {
   }
   ~V1Cgroup() {
     // Tasks that just exited may keep it busy for a moment.
-    for (int i = 0; i < 500 && ::rmdir(dir_.c_str()) != 0 && errno == EBUSY; ++i)
-      std::this_thread::sleep_for(10ms);
+    int error = 0;
+    const bool removed = podstat::testing::PollUntil([&] {
+      error = ::rmdir(dir_.c_str()) == 0 ? 0 : errno;
+      return error != EBUSY;
+    });
+    if (!removed || (error != 0 && error != ENOENT)) {
+      ADD_FAILURE() << "cannot remove " << dir_ << ": " << std::strerror(error);
+    }
   }
   V1Cgroup(const V1Cgroup&) = delete;
   V1Cgroup& operator=(const V1Cgroup&) = delete;
@@ -115,17 +122,19 @@ uint64_t ReadCpuStatUsageNs(const std::string& dir) {
 }
 
 // The scheduler's own numbers for one thread (/proc/thread-self/schedstat, CONFIG_SCHED_INFO):
-// time on CPU and time waiting on a run queue, both in ns.
+// time on CPU and time waiting on a run queue, both in ns; and the thread ids reported.
 struct ThreadReport {
   uint64_t lifetime_ns = 0;
   uint64_t on_cpu_ns = 0;
   uint64_t run_delay_ns = 0;
+  std::vector<uint32_t> tids;
 };
 
 ThreadReport& operator+=(ThreadReport& sum, const ThreadReport& one) {
   sum.lifetime_ns += one.lifetime_ns;
   sum.on_cpu_ns += one.on_cpu_ns;
   sum.run_delay_ns += one.run_delay_ns;
+  sum.tids.insert(sum.tids.end(), one.tids.begin(), one.tids.end());
   return sum;
 }
 
@@ -139,6 +148,7 @@ ThreadReport Burn(uint64_t start_ns, Clock::time_point deadline) {
   report.lifetime_ns = NowNs() - start_ns;
   std::istringstream in(Slurp("/proc/thread-self/schedstat"));
   in >> report.on_cpu_ns >> report.run_delay_ns;
+  report.tids.push_back(static_cast<uint32_t>(::gettid()));
   return report;
 }
 
@@ -257,16 +267,22 @@ class Child {
   int result_ = -1;
 };
 
+// "<lifetime> <on-CPU> <run delay> <tid>,<tid>,..." ("-" for no tids).
 std::string Serialize(const ThreadReport& report) {
+  std::string tids;
+  for (uint32_t tid : report.tids) tids += (tids.empty() ? "" : ",") + std::to_string(tid);
   return std::to_string(report.lifetime_ns) + " " + std::to_string(report.on_cpu_ns) + " " +
-         std::to_string(report.run_delay_ns);
+         std::to_string(report.run_delay_ns) + " " + (tids.empty() ? "-" : tids);
 }
 
 ThreadReport Deserialize(const std::string& text) {
   ThreadReport report;
   std::istringstream in(text);
-  if (!(in >> report.lifetime_ns >> report.on_cpu_ns >> report.run_delay_ns))
+  std::string tids;
+  if (!(in >> report.lifetime_ns >> report.on_cpu_ns >> report.run_delay_ns >> tids))
     throw std::runtime_error("bad report from the child: '" + text + "'");
+  std::istringstream list(tids == "-" ? std::string() : tids);
+  for (std::string tid; std::getline(list, tid, ',');) report.tids.push_back(std::stoul(tid));
   return report;
 }
 
@@ -302,6 +318,63 @@ TaskCpuProgram::CgroupCpuTotals TotalsOf(const TaskCpuProgram& program, uint64_t
     if (totals.cgroup_id == cgroup_id) return totals;
   }
   return {cgroup_id, 0, 0};
+}
+
+// Runs the calling thread once on every CPU it can be moved to, then restores its affinity.
+// sched_setaffinity() returns only once the caller runs on the new CPU, so afterwards every CPU
+// has switched tasks since the call began: whatever ran there then has been switched out, and a
+// sched_switch program run in progress there then has finished.
+void VisitEveryCpu() {
+  cpu_set_t original;
+  if (::sched_getaffinity(0, sizeof original, &original) != 0)
+    throw std::runtime_error(std::string("sched_getaffinity: ") + std::strerror(errno));
+  const long cpus = ::sysconf(_SC_NPROCESSORS_CONF);
+  for (int cpu = 0; cpu < cpus && cpu < CPU_SETSIZE; ++cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    static_cast<void>(::sched_setaffinity(0, sizeof one, &one));  // fails for an offline CPU
+  }
+  if (::sched_setaffinity(0, sizeof original, &original) != 0)
+    throw std::runtime_error(std::string("restoring the affinity: ") + std::strerror(errno));
+}
+
+bool Alive(uint32_t tid) { return ::access(("/proc/" + std::to_string(tid)).c_str(), F_OK) == 0; }
+
+// Waits until every thread in `tids` (all exited and reaped) has had its last switch-out: the
+// program deletes a thread's ps_cpu_tasks entry in the sched_switch run that charges the
+// thread's final slice, so the entry going is the sign; then visits every CPU, so that this run
+// has also finished adding that slice to the cgroup. A tid held by a live thread again (reused)
+// is not waited for. Returns the tids whose entries are still there after kConditionTimeout,
+// which is empty on success.
+std::vector<uint32_t> AwaitLastSwitchOut(const TaskCpuProgram& program,
+                                         const std::set<uint32_t>& tids) {
+  std::vector<uint32_t> left;
+  podstat::testing::PollUntil([&] {
+    left.clear();
+    for (uint32_t tid : program.ListTasks()) {
+      if (tids.count(tid) && !Alive(tid)) left.push_back(tid);
+    }
+    return left.empty();
+  });
+  VisitEveryCpu();
+  return left;
+}
+
+// AwaitLastSwitchOut() for the threads of a child that has exited and been reaped (its main
+// thread's tid is its pid), throwing if one never had its last switch-out.
+void AwaitLastSwitchOut(const TaskCpuProgram& program, pid_t child, const ThreadReport& report) {
+  std::set<uint32_t> tids(report.tids.begin(), report.tids.end());
+  tids.insert(static_cast<uint32_t>(child));
+  const std::vector<uint32_t> left = AwaitLastSwitchOut(program, tids);
+  if (left.empty()) return;
+  std::string list;
+  for (uint32_t tid : left) list += " " + std::to_string(tid);
+  throw std::runtime_error("timed out after " +
+                           std::to_string(podstat::testing::kConditionTimeout.count()) +
+                           " s waiting for the last switch-out of the child's threads: still in "
+                           "ps_cpu_tasks:" +
+                           list);
 }
 
 double Ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
@@ -345,9 +418,10 @@ void CheckOnCpuTime(TracepointType type) {
   constexpr auto kDuration = 1500ms;
   const uint64_t start = NowNs();
   Child child(procs, [&](int, int) { return Serialize(BurnThreads(kThreads, kDuration)); });
+  const pid_t pid = child.pid();
   const ThreadReport report = Deserialize(child.Wait());
   const uint64_t wall = NowNs() - start;
-  std::this_thread::sleep_for(20ms);  // the exiting threads' last switch-out
+  AwaitLastSwitchOut(*program, pid, report);  // their final slices are charged then
 
   const auto bpf = TotalsOf(*program, v2.inode());
   const uint64_t cpu_stat = ReadCpuStatUsageNs(v2.dir());
@@ -404,8 +478,9 @@ TEST(TaskCpuPrivilegedTest, RunQueueWaitOfTwoThreadsOnOneCpu) {
     PinToCpu(cpu);
     return Serialize(BurnThreads(2, 1000ms));
   });
+  const pid_t pid = child.pid();
   const ThreadReport report = Deserialize(child.Wait());
-  std::this_thread::sleep_for(20ms);
+  AwaitLastSwitchOut(*program, pid, report);
   const auto bpf = TotalsOf(*program, cgroup.inode());
   const double wait_share =
       static_cast<double>(bpf.runqueue_wait_ns) / static_cast<double>(report.lifetime_ns);
@@ -438,8 +513,9 @@ TEST(TaskCpuPrivilegedTest, RunQueueWaitOfOneThreadAloneIsSmall) {
     PinToCpu(cpu);
     return Serialize(BurnThreads(1, 700ms));
   });
+  const pid_t pid = child.pid();
   const ThreadReport report = Deserialize(child.Wait());
-  std::this_thread::sleep_for(20ms);
+  AwaitLastSwitchOut(*program, pid, report);
   const auto bpf = TotalsOf(*program, cgroup.inode());
   std::printf(
       "1 thread on CPU %d for 0.7 s: bpf on-CPU %.1f ms, wait %.2f ms (%.2f %% of on-CPU) | "
@@ -507,9 +583,10 @@ TEST(TaskCpuPrivilegedTest, RunQueueWaitIncludesWaitBeforeMigration) {
     sum.lifetime_ns += mover.on_cpu_ns + mover.run_delay_ns;
     return Serialize(sum) + " " + std::to_string(moves);
   });
+  const pid_t pid = child.pid();
   const std::string out = child.Wait();
   const ThreadReport report = Deserialize(out);
-  std::this_thread::sleep_for(20ms);
+  AwaitLastSwitchOut(*program, pid, report);  // the burners and the mover (the child itself)
   const auto bpf = TotalsOf(*program, cgroup.inode());
   std::printf(
       "2 threads on CPU 1, one moved to CPU 0 and back every 10 ms (%s moves): bpf on-CPU %.1f "
@@ -525,6 +602,29 @@ TEST(TaskCpuPrivilegedTest, RunQueueWaitIncludesWaitBeforeMigration) {
   EXPECT_LT(RelativeDiff(bpf.runqueue_wait_ns, report.run_delay_ns), 0.10);
 }
 
+// Threads of other processes that are runnable right now (state R in /proc/<pid>/task/*/stat).
+std::set<uint32_t> RunnableThreadsElsewhere() {
+  namespace fs = std::filesystem;
+  std::set<uint32_t> runnable;
+  const std::string self = std::to_string(::getpid());
+  std::error_code error;
+  for (const auto& process : fs::directory_iterator("/proc", error)) {
+    const std::string pid = process.path().filename();
+    if (pid == self || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code gone;  // processes come and go while we look
+    for (const auto& task : fs::directory_iterator(process.path() / "task", gone)) {
+      std::ifstream in(task.path() / "stat");
+      std::string stat;
+      std::getline(in, stat);
+      const size_t paren = stat.rfind(')');
+      if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'R') {
+        runnable.insert(static_cast<uint32_t>(std::stoul(task.path().filename())));
+      }
+    }
+  }
+  return runnable;
+}
+
 // (c) Churn: 300 short-lived processes (each with a second thread) in the cgroup, in batches.
 // Between batches the cgroup's on-CPU time never decreases; afterwards no entry of theirs is left
 // in ps_cpu_tasks and its size is back near where it started.
@@ -532,13 +632,35 @@ TEST(TaskCpuPrivilegedTest, ChurnKeepsCountersMonotonicAndCleansTasks) {
   PODSTAT_REQUIRE_PRIVILEGES();
   auto program = LoadOrFail();
   ASSERT_NE(program, nullptr);
-  std::this_thread::sleep_for(200ms);  // let the threads that are awake show up once
+  // Threads elsewhere on the machine get an entry at their first switch-out since attach. Let
+  // those that are awake (runnable at attach) show up once before taking the baseline: visiting
+  // every CPU switches out whatever runs there, and a runnable thread waiting for a CPU runs and
+  // is switched out within a slice or two (or exits, and is gone from /proc). Threads that sleep
+  // now and wake for the first time later are what the slack of the final check allows for.
+  const std::set<uint32_t> awake = RunnableThreadsElsewhere();
+  VisitEveryCpu();
+  std::set<uint32_t> not_seen;
+  ASSERT_TRUE(podstat::testing::PollUntil([&] {
+    const std::vector<uint32_t> tasks = program->ListTasks();
+    const std::set<uint32_t> listed(tasks.begin(), tasks.end());
+    not_seen.clear();
+    for (uint32_t tid : awake) {
+      if (!listed.count(tid) && Alive(tid)) not_seen.insert(tid);
+    }
+    return not_seen.empty();
+  })) << not_seen.size()
+      << " of the " << awake.size()
+      << " threads runnable at attach never got a ps_cpu_tasks entry (never switched out) within "
+      << podstat::testing::kConditionTimeout.count() << " s, e.g. tid " << *not_seen.begin();
   const size_t baseline = program->CountTasks();
 
   constexpr int kBatches = 10;
   constexpr int kPerBatch = 30;
   TestCgroup cgroup;
   Child child({cgroup.dir() + "/cgroup.procs"}, [&](int go, int result) {
+    // Each process's helper thread writes its tid here (4 bytes: atomic on a pipe).
+    int helper_tids[2];
+    if (::pipe2(helper_tids, O_NONBLOCK | O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
     for (int batch = 0; batch < kBatches; ++batch) {
       std::vector<pid_t> children;
       std::string line;
@@ -547,7 +669,11 @@ TEST(TaskCpuPrivilegedTest, ChurnKeepsCountersMonotonicAndCleansTasks) {
         if (pid < 0) throw std::runtime_error("fork failed");
         if (pid == 0) {
           // A little of everything: a thread created and joined, a sleep (a wakeup), a spin.
-          std::thread helper([] { std::this_thread::sleep_for(1ms); });
+          std::thread helper([fd = helper_tids[1]] {
+            const pid_t tid = ::gettid();
+            if (::write(fd, &tid, sizeof tid) != sizeof tid) ::_exit(1);
+            std::this_thread::sleep_for(1ms);
+          });
           Burn(NowNs(), Clock::now() + 2ms);
           helper.join();
           ::_exit(0);
@@ -557,17 +683,25 @@ TEST(TaskCpuPrivilegedTest, ChurnKeepsCountersMonotonicAndCleansTasks) {
       }
       for (pid_t pid : children) ::waitpid(pid, nullptr, 0);
       SendLine(result, line);
+      // Every helper has written by now (its process was reaped).
+      std::string helpers;
+      for (pid_t tid; ::read(helper_tids[0], &tid, sizeof tid) == sizeof tid;) {
+        helpers += std::to_string(tid) + " ";
+      }
+      SendLine(result, helpers);
       char byte;
       if (::read(go, &byte, 1) != 1) throw std::runtime_error("the parent went away");
     }
     return std::string();
   });
 
-  std::set<uint32_t> churned;
+  std::set<uint32_t> churned, helpers;
   uint64_t last_on_cpu = 0, last_wait = 0;
   for (int batch = 0; batch < kBatches; ++batch) {
     std::istringstream pids(child.ReadLine());
     for (uint32_t pid; pids >> pid;) churned.insert(pid);
+    std::istringstream tids(child.ReadLine());
+    for (uint32_t tid; tids >> tid;) helpers.insert(tid);
     const auto totals = TotalsOf(*program, cgroup.inode());
     EXPECT_GE(totals.on_cpu_ns, last_on_cpu) << "batch " << batch;
     EXPECT_GE(totals.runqueue_wait_ns, last_wait) << "batch " << batch;
@@ -575,23 +709,32 @@ TEST(TaskCpuPrivilegedTest, ChurnKeepsCountersMonotonicAndCleansTasks) {
     last_wait = totals.runqueue_wait_ns;
     child.Signal();
   }
+  const pid_t pid = child.pid();
   child.Wait();
-  std::this_thread::sleep_for(50ms);
   ASSERT_EQ(churned.size(), static_cast<size_t>(kBatches * kPerBatch));
+  ASSERT_EQ(helpers.size(), static_cast<size_t>(kBatches * kPerBatch));
+  // Every churned thread, and the child, exited and was reaped; wait for their last switch-outs
+  // (which delete their entries). Entries still there after that are counted below.
+  std::set<uint32_t> ours = churned;
+  ours.insert(helpers.begin(), helpers.end());
+  ours.insert(static_cast<uint32_t>(pid));
+  AwaitLastSwitchOut(*program, ours);
 
-  size_t left = 0;
+  size_t left = 0, helpers_left = 0;
   for (uint32_t tid : program->ListTasks()) {
     // A tid still in the map must belong to a live thread (pid reuse), not to one we reaped.
     if (churned.count(tid) && ::access(("/proc/" + std::to_string(tid)).c_str(), F_OK) != 0) {
       ++left;
     }
+    if (helpers.count(tid) && !Alive(tid)) ++helpers_left;
   }
   const size_t after = program->CountTasks();
   std::printf(
       "churn: %zu processes (x2 threads); cgroup on-CPU %.1f ms, wait %.1f ms; ps_cpu_tasks "
-      "%zu entries before, %zu after; %zu of the churned tids left\n",
-      churned.size(), Ms(last_on_cpu), Ms(last_wait), baseline, after, left);
+      "%zu entries before, %zu after; %zu of the churned tids left, %zu of the helper threads'\n",
+      churned.size(), Ms(last_on_cpu), Ms(last_wait), baseline, after, left, helpers_left);
   EXPECT_EQ(left, 0u);
+  EXPECT_EQ(helpers_left, 0u);
   // Threads elsewhere on the machine wake for the first time since attach and add entries; 600
   // threads came and went here, so a leak would show as hundreds.
   EXPECT_LE(after, baseline + 50);
