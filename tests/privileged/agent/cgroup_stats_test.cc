@@ -55,8 +55,14 @@ class ContainerCgroup {
   }
   ~ContainerCgroup() {
     for (const std::string& root : roots_) {
-      for (int i = 0; i < 100 && ::rmdir(Dir(root).c_str()) != 0 && errno == EBUSY; ++i) {
-        std::this_thread::sleep_for(20ms);  // the killed process is still leaving
+      // EBUSY while the killed process is still leaving.
+      int error = 0;
+      const bool removed = PollUntil([&] {
+        error = ::rmdir(Dir(root).c_str()) == 0 ? 0 : errno;
+        return error != EBUSY;
+      });
+      if (!removed || (error != 0 && error != ENOENT)) {
+        ADD_FAILURE() << "cannot remove " << Dir(root) << ": " << std::strerror(error);
       }
     }
     for (const std::string& parent : made_parents_) ::rmdir(parent.c_str());
@@ -121,16 +127,17 @@ std::optional<double> Scrape(const Agent& agent, const std::string& metric,
   return FindSample(ParseExposition(agent.Scrape()), metric, {{"container_id", container_id}});
 }
 
-// Scrapes until predicate(value) holds or 10 s pass; returns the last value.
+// Scrapes until predicate(value) holds or kConditionTimeout passes; returns the last value.
 template <typename Predicate>
 std::optional<double> ScrapeUntil(const Agent& agent, const std::string& metric,
                                   const std::string& id, Predicate predicate) {
   std::optional<double> value;
-  for (int i = 0; i < 200; ++i) {
-    value = Scrape(agent, metric, id);
-    if (value && predicate(*value)) break;
-    std::this_thread::sleep_for(50ms);
-  }
+  PollUntil(
+      [&] {
+        value = Scrape(agent, metric, id);
+        return value && predicate(*value);
+      },
+      kConditionTimeout, 50ms);
   return value;
 }
 

@@ -44,12 +44,13 @@ Footprint Measure(const Agent& agent) {
 // The last cgroup's listener closes as its process dies, just before the cgroup goes: give the
 // agent a few collections to see both, then return what it shows.
 Footprint WaitForFootprint(const Agent& agent, const Footprint& want) {
-  Footprint now = Measure(agent);
-  for (int i = 0; i < 100 && (now.series != want.series || now.map_entries != want.map_entries);
-       ++i) {
-    std::this_thread::sleep_for(50ms);
-    now = Measure(agent);
-  }
+  Footprint now;
+  PollUntil(
+      [&] {
+        now = Measure(agent);
+        return now.series == want.series && now.map_entries == want.map_entries;
+      },
+      kConditionTimeout, 50ms);
   return now;
 }
 
@@ -58,16 +59,18 @@ void OneCgroupLife(const Agent& agent) {
   TestCgroup cgroup;
   SocketWorkload workload(cgroup, Netns::kHost);
   workload.Listen(1);
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
   std::optional<double> listen;
-  while (std::chrono::steady_clock::now() < deadline) {
-    listen = FindSample(ParseExposition(agent.Scrape()), "container_tcp_sockets",
-                        {{"id", cgroup.id()}, {"state", "listen"}});
-    if (listen == 1.0) return;
-    std::this_thread::sleep_for(20ms);
+  if (PollUntil(
+          [&] {
+            listen = FindSample(ParseExposition(agent.Scrape()), "container_tcp_sockets",
+                                {{"id", cgroup.id()}, {"state", "listen"}});
+            return listen == 1.0;
+          },
+          kConditionTimeout, 20ms)) {
+    return;
   }
-  ADD_FAILURE() << cgroup.id() << " never showed its listener (last: "
-                << (listen ? std::to_string(*listen) : "absent") << ")";
+  ADD_FAILURE() << cgroup.id() << " never showed its listener within " << kConditionTimeout.count()
+                << " s (last: " << (listen ? std::to_string(*listen) : "absent") << ")";
 }
 
 TEST(AgentChurnTest, TwoHundredCgroupsLeaveNothingBehind) {

@@ -41,7 +41,7 @@ TEST(AgentDegradationTest, FullMapIsCountedAndReconciliationRestoresTruth) {
 
   // Every cgroup converges on the truth (1 listener, 2 established) within a few reconciliation
   // rounds, whether or not BPF had room for it.
-  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  const auto deadline = std::chrono::steady_clock::now() + kConditionTimeout;
   std::string wrong;
   for (;;) {
     wrong.clear();

@@ -85,6 +85,21 @@ uint16_t PortOf(int fd) {
   return ntohs(address.sin_port);
 }
 
+// Whether the namespace (the caller's) has a TCP socket on local port `port`, in any state.
+bool HasTcpSocketOnPort(uint16_t port) {
+  char hex[8];
+  std::snprintf(hex, sizeof hex, ":%04X", port);
+  std::istringstream lines(ReadText("/proc/self/net/tcp"));
+  std::string line;
+  std::getline(lines, line);  // header
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string slot, local;
+    if (fields >> slot >> local && local.ends_with(hex)) return true;
+  }
+  return false;
+}
+
 int Connect(uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
@@ -182,13 +197,22 @@ int Connect(uint16_t port) {
         if (::send(client, data, sizeof(data), 0) != static_cast<ssize_t>(sizeof(data))) {
           Fail("send");
         }
-        ::usleep(1500 * 1000);  // RTO backoff from 200 ms: a few retransmits
+        // The drop window itself is the workload, not a wait for something to finish: with RTO
+        // backoff from 200 ms the kernel retransmits a few times in 1.5 s; the test then
+        // compares the agent's count with the namespace's RetransSegs, whatever it is.
+        ::usleep(1500 * 1000);
         const linger abort{1, 0};
         ::setsockopt(client, SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
         ::close(client);  // a reset, dropped too: the retransmits stop with the socket
         if (std::system(("iptables -D " + rule).c_str()) != 0) Fail("iptables -D");
         ::close(server);
         ::close(listener);
+        // The server's FIN reaches a client port with no socket, whose reset ends the server's
+        // socket. Loopback may deliver that after close() returns: answer once it is done, so
+        // that the counters read next (snmp, the agents) include both resets.
+        if (!PollUntil([port] { return !HasTcpSocketOnPort(port); })) {
+          Fail("the retransmit test's server socket never closed");
+        }
         reply("ok");
       } else if (verb == "closeall") {
         // Listeners go with the connections still queued on them: those children die without
@@ -380,13 +404,13 @@ TEST(SocketsPrivileged, EveryKindAndHealthCounterAgreesWithSsSockstatAndSnmpInBp
   workload.Do("retransmit");
   const auto snmp_after = TcpSnmp(workload.pid());
 
-  // Scrapes both agents until they agree with ss and sockstat (read alongside), or 10 s pass;
-  // then returns the last scrape of each.
+  // Scrapes both agents until they agree with ss and sockstat (read alongside), or
+  // kConditionTimeout passes; then returns the last scrape of each.
   std::string last;
   std::vector<Sample> bpf_samples, fallback_samples;
   SsSockets ss;
   auto agree = [&] {
-    for (const auto deadline = std::chrono::steady_clock::now() + 10s;
+    for (const auto deadline = std::chrono::steady_clock::now() + kConditionTimeout;
          std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(300ms)) {
       ss = CountSsSockets(workload.pid());
       bpf_samples = ParseExposition(bpf.Scrape());

@@ -291,7 +291,7 @@ TEST(AgentStartupTest, ExitsNonZeroWhenPortIsTaken) {
   const uint16_t port = ntohs(address.sin_port);
 
   Agent agent({}, port);
-  const std::optional<int> status = agent.WaitExit(10s);
+  const std::optional<int> status = agent.WaitExit(kConditionTimeout);
   ASSERT_TRUE(status.has_value()) << "podstat kept running although 127.0.0.1:" << port
                                   << " is taken";
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0)
