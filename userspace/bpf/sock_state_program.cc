@@ -124,11 +124,24 @@ std::string LoadFailureDetail() {
                          : " (verifier: \"" + verdict + "\"; its whole log at --log.level=debug)";
 }
 
+std::string MissingKernelBtf() {
+  if (::access("/sys/kernel/btf/vmlinux", R_OK) == 0) return {};
+  // Where libbpf also looks (/boot/vmlinux-<release>, /lib/modules/<release>/...); rare, and only
+  // then is the cost of parsing a whole vmlinux paid here.
+  if (struct btf* vmlinux = btf__load_vmlinux_btf()) {
+    btf__free(vmlinux);
+    return {};
+  }
+  return "no kernel BTF (/sys/kernel/btf/vmlinux is missing, and libbpf found no vmlinux with BTF "
+         "in /boot or /lib/modules: a kernel built without CONFIG_DEBUG_INFO_BTF), so podstat's "
+         "CO-RE programs cannot be relocated for this kernel";
+}
+
 KernelSupport ProbeKernel() {
   KernelSupport support;
   utsname name{};
   if (::uname(&name) == 0) support.release = name.release;
-  support.btf = ::access("/sys/kernel/btf/vmlinux", R_OK) == 0;
+  support.btf = MissingKernelBtf().empty();
   // libbpf cannot probe BPF_PROG_TYPE_TRACING without an attach target, so ask the question that
   // matters: does the kernel's BTF describe this tracepoint (btf_trace_inet_sock_set_state)?
   support.tracing =
@@ -247,6 +260,10 @@ SkeletonPtr TryLoad(const Attempt& attempt, uint32_t max_cgroups, std::string* e
 
 std::unique_ptr<SockStateProgram> SockStateProgram::Load(const SockStateOptions& options,
                                                          Logger& logger, std::string* error) {
+  if (std::string missing = MissingKernelBtf(); !missing.empty()) {
+    *error = std::move(missing);  // every flavour would fail the same way: no attempt to log
+    return nullptr;
+  }
   std::vector<TracepointType> attempts;
   if (options.tracepoint == TracepointType::kAuto) {
     const KernelSupport support = ProbeKernel();

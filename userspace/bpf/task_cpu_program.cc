@@ -124,6 +124,10 @@ void TaskCpuProgram::SkeletonDeleter::operator()(task_cpu_bpf* skeleton) const {
 
 std::unique_ptr<TaskCpuProgram> TaskCpuProgram::Load(const TaskCpuOptions& options, Logger& logger,
                                                      std::string* error) {
+  if (std::string missing = MissingKernelBtf(); !missing.empty()) {
+    *error = std::move(missing);
+    return nullptr;
+  }
   const int cpus = libbpf_num_possible_cpus();
   if (cpus <= 0) {
     *error = "cannot count the possible CPUs: " + LibbpfError(cpus);

@@ -35,6 +35,10 @@ struct KernelSupport {
 };
 KernelSupport ProbeKernel();
 
+// Empty when the kernel's BTF is available to CO-RE (/sys/kernel/btf/vmlinux, or a vmlinux libbpf
+// finds elsewhere), else a one-line reason. Without it no podstat program can load.
+std::string MissingKernelBtf();
+
 // Routes libbpf's messages (including the verifier's log) to the logger at debug level. libbpf's
 // print callback is process-wide, so the logger registered last wins; main registers one.
 void RouteLibbpfLogs(Logger& logger);
