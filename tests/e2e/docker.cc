@@ -203,7 +203,7 @@ void Container::Remove() {
 }
 
 void Container::AwaitTcpStates(const TcpStateCounts& want) const {
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  const auto deadline = Clock::now() + kConditionTimeout;
   for (;;) {
     const TcpStateCounts got = CountTcpStates(pid_);
     const std::string diff = DiffTcpStates(want, got);
@@ -215,14 +215,37 @@ void Container::AwaitTcpStates(const TcpStateCounts& want) const {
       } catch (const std::exception& e) {
         logs = e.what();
       }
-      throw std::runtime_error("the workload in container " + name_ + " (pid " +
-                               std::to_string(pid_) +
-                               ") did not reach its TCP states within 10 s (want = intended, "
-                               "got = /proc):\n" +
-                               diff + "container output:\n" + logs);
+      throw std::runtime_error(
+          "the workload in container " + name_ + " (pid " + std::to_string(pid_) +
+          ") did not reach its TCP states within " + std::to_string(kConditionTimeout.count()) +
+          " s (want = intended, got = /proc):\n" + diff + "container output:\n" + logs);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+void Container::AwaitFile(const std::string& path) const {
+  const std::string root = "/proc/" + std::to_string(pid_) + "/root";
+  bool stopped = false;
+  const bool appeared = PollUntil(
+      [&] {
+        if (::access((root + path).c_str(), F_OK) == 0) return true;
+        stopped = ::access(root.c_str(), F_OK) != 0;  // the container's init is gone
+        return stopped;
+      },
+      kConditionTimeout, std::chrono::milliseconds(20));
+  if (appeared && !stopped) return;
+  std::string logs;
+  try {
+    logs = Docker({"logs", id_});
+  } catch (const std::exception& e) {
+    logs = e.what();
+  }
+  throw std::runtime_error(
+      "the workload in container " + name_ + " (pid " + std::to_string(pid_) + ") " +
+      (stopped ? std::string("stopped before it created ") : "did not create ") + path +
+      (stopped ? "" : " within " + std::to_string(kConditionTimeout.count()) + " s") +
+      "; container output:\n" + logs);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -247,7 +270,7 @@ CgroupParentCleanup::CgroupParentCleanup(std::string parent) {
 
 CgroupParentCleanup::~CgroupParentCleanup() {
   // The container's own directory may linger for a moment after `docker rm -f` returns.
-  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  const auto deadline = Clock::now() + kConditionTimeout;
   for (const auto& [dir, ours] : to_remove_) {
     while (::rmdir(dir.c_str()) != 0 && errno != ENOENT) {
       const bool busy = errno == EBUSY || errno == ENOTEMPTY;

@@ -69,10 +69,15 @@ class Container {
   const std::string& image() const { return image_; }    // Config.Image
   const std::string& cgroup() const { return cgroup_; }  // cgroup v2 path of the init
 
-  // Waits (bounded) until /proc/<pid>/net/tcp{,6} of the container's network namespace shows
-  // exactly `want`; throws with the difference otherwise. Keeps a test from comparing the agent
-  // with a workload that never came up (0 == 0 would pass vacuously).
+  // Waits (up to kConditionTimeout) until /proc/<pid>/net/tcp{,6} of the container's network
+  // namespace shows exactly `want`; throws with the difference otherwise. Keeps a test from
+  // comparing the agent with a workload that never came up (0 == 0 would pass vacuously).
   void AwaitTcpStates(const TcpStateCounts& want) const;
+
+  // Waits (up to kConditionTimeout) until `path` exists inside the container (seen through
+  // /proc/<pid>/root): a workload script creates it once everything it sets up is in place.
+  // Throws, with the container's output, when it never appears or the container stops.
+  void AwaitFile(const std::string& path) const;
 
  private:
   std::string name_;

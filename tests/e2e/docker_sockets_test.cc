@@ -20,15 +20,20 @@ namespace {
 using namespace std::chrono_literals;
 
 // 2 LISTEN and one established pair (as the other Docker tests), plus busybox syslogd forwarding
-// to a remote over UDP: its socket is autobound by the first sendto (UNCONN in ss).
+// to a remote over UDP: its socket is made and autobound when it forwards its first message
+// (UNCONN in ss). Every step waits for what the next one needs: `u CMD` polls until the shell
+// command CMD succeeds (at most 600 polls, ~30 s), and the script fails loudly otherwise. The
+// client connects once the listener is there; logger runs once syslogd has bound /dev/log (a
+// datagram sent then is queued for it); /ready appears once the UDP socket is there.
 constexpr char kScript[] =
-    "w() { i=0; until netstat -ltn | grep -q \":$1 \"; do i=$((i+1)); [ $i -gt 200 ] && return 1; "
-    "sleep 0.05; done; }; "
+    "u() { i=0; until eval \"$1\"; do i=$((i+1)); "
+    "[ $i -gt 600 ] && { echo \"gave up waiting for: $1\" >&2; exit 1; }; sleep 0.05; done; }; "
     "nc -l -p 8080 & nc -l -p 8081 & "
-    "sleep 3600 | nc -l -p 9000 & w 9000; "
+    "sleep 3600 | nc -l -p 9000 & u 'netstat -ltn | grep -q \":9000 \"'; "
     "sleep 3600 | nc 127.0.0.1 9000 & "
-    "syslogd -n -R 127.0.0.1:5514 & sleep 0.3; logger hello; "
-    "exec sleep 3600";
+    "syslogd -n -R 127.0.0.1:5514 & u '[ -S /dev/log ]'; "
+    "logger hello; u 'netstat -uan | grep -q \"^udp \"'; "
+    "touch /ready; exec sleep 3600";
 
 struct View {
   std::map<std::string, int64_t> values;  // row name -> value
@@ -72,6 +77,7 @@ TEST(DockerSocketsTest, BpfFallbackAndSsAgreeForOneContainer) {
   PODSTAT_REQUIRE_PRIVILEGES();
   PODSTAT_REQUIRE_DOCKER();
   Container web("pst-sockets-" + RandomHex(8), {}, kScript);
+  web.AwaitFile("/ready");  // the script's last step: every socket below is in place
   web.AwaitTcpStates(TcpStates({{"listen", 2}, {"established", 2}}));
   Agent bpf;
   Agent fallback({"--no-bpf", "--collector.network.loopback"});
@@ -79,7 +85,7 @@ TEST(DockerSocketsTest, BpfFallbackAndSsAgreeForOneContainer) {
   ASSERT_TRUE(fallback.WaitHealthy()) << fallback.Stderr();
 
   View ss, with_bpf, without_bpf;
-  for (const auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (const auto deadline = std::chrono::steady_clock::now() + kConditionTimeout;
        std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(300ms)) {
     ss = FromSs(web.pid());
     with_bpf = FromAgent(bpf, web.cgroup());

@@ -39,10 +39,10 @@ constexpr auto kSettle = 10s;
 // (10 s) would refresh them anyway.
 constexpr auto kUnknownIdRefresh = 5s;
 
-// Shell prelude for the workloads: w PORT waits (at most ~10 s) until something listens on PORT,
-// so a client never races its server's listen().
+// Shell prelude for the workloads: w PORT waits (at most 600 polls, ~30 s) until something listens
+// on PORT, so a client never races its server's listen().
 constexpr char kWaitForListener[] =
-    "w() { i=0; until netstat -ltn | grep -q \":$1 \"; do i=$((i+1)); [ $i -gt 200 ] && return 1; "
+    "w() { i=0; until netstat -ltn | grep -q \":$1 \"; do i=$((i+1)); [ $i -gt 600 ] && return 1; "
     "sleep 0.05; done; }; ";
 
 // 2 LISTEN + one established loopback pair (2 ESTABLISHED). busybox nc has no -k: a listener
@@ -426,7 +426,8 @@ TEST(DockerTest, HungRuntimeNeverBlocksScrapes) {
                        {"container_id", web.id()}, {"image", ""}, {"id", web.cgroup()}};
   EXPECT_TRUE(AgentReportsContainer(agent, web, kListenerStates, want, kSettle));
 
-  // Scrapes spread over a few refresh periods (rate limit 1/s): each must answer promptly.
+  // Scrapes spread over a few refresh periods (rate limit 1/s): each must answer promptly. The
+  // 300 ms spacing is the workload (scrapes that meet fresh refresh attempts), not a wait.
   constexpr auto kMaxScrape = 1s;
   for (int i = 0; i < 10; ++i) {
     const auto start = std::chrono::steady_clock::now();

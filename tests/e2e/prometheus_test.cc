@@ -176,7 +176,9 @@ TEST(PrometheusTest, RemoteWritesToOurReceiver) {
                        << kArrival.count() << " s; relayed so far:\n"
                        << FormatAll(relayed) << "Prometheus's remote_write warnings and errors:\n"
                        << RemoteWriteTrouble(prometheus);
-  // One more scrape a little later, so the memory values of stable ids have been seen twice.
+  // One more scrape a little later, so the memory values of stable ids have been seen twice, over
+  // a window longer than Prometheus's scrape interval (1 s). Nothing is awaited here: the pause
+  // only widens the window in which an id's value must not move to be compared exactly below.
   std::this_thread::sleep_for(1s);
   text = agent.Scrape();
   samples = ParseExposition(text);
