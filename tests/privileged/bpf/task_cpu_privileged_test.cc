@@ -270,7 +270,10 @@ class Child {
 // "<lifetime> <on-CPU> <run delay> <tid>,<tid>,..." ("-" for no tids).
 std::string Serialize(const ThreadReport& report) {
   std::string tids;
-  for (uint32_t tid : report.tids) tids += (tids.empty() ? "" : ",") + std::to_string(tid);
+  for (uint32_t tid : report.tids) {
+    if (!tids.empty()) tids += ',';
+    tids += std::to_string(tid);  // appended: `"," + std::to_string()` trips GCC 12's -Wrestrict
+  }
   return std::to_string(report.lifetime_ns) + " " + std::to_string(report.on_cpu_ns) + " " +
          std::to_string(report.run_delay_ns) + " " + (tids.empty() ? "-" : tids);
 }
@@ -369,7 +372,10 @@ void AwaitLastSwitchOut(const TaskCpuProgram& program, pid_t child, const Thread
   const std::vector<uint32_t> left = AwaitLastSwitchOut(program, tids);
   if (left.empty()) return;
   std::string list;
-  for (uint32_t tid : left) list += " " + std::to_string(tid);
+  for (uint32_t tid : left) {
+    list += ' ';
+    list += std::to_string(tid);
+  }
   throw std::runtime_error("timed out after " +
                            std::to_string(podstat::testing::kConditionTimeout.count()) +
                            " s waiting for the last switch-out of the child's threads: still in "
