@@ -140,7 +140,11 @@ NodeMemory ComputeNodeMemory(uint64_t capacity, uint64_t usage, uint64_t inactiv
 Hierarchies FindHierarchies(const HostPaths& /*paths*/, const std::string& v2_root) {
   Hierarchies hierarchies;
   hierarchies.v2_root = v2_root;
-  for (std::string_view controller : SplitFields(ReadOr(v2_root + "/cgroup.controllers"))) {
+  // Named, not a temporary: the loop reads views into it. The file ends in a newline, which
+  // must separate too, or a last-listed "memory" (a hybrid host with only memory on v2) is
+  // "memory\n" and missed.
+  const std::string controllers = ReadOr(v2_root + "/cgroup.controllers");
+  for (std::string_view controller : SplitFields(controllers, " \t\n")) {
     if (controller == "memory") hierarchies.v2_memory = true;
   }
   // The agent's own mount table: cgroupfs is mounted (or bind-mounted) in its mount namespace.

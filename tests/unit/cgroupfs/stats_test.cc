@@ -1,10 +1,14 @@
 #include "podstat/cgroupfs/stats.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
+#include "podstat/procfs/mountinfo.h"
 #include "podstat/util/file.h"
 
 namespace podstat::cgroupfs {
@@ -76,6 +80,64 @@ TEST(Cpu, V1CpuacctPrefersNanosecondSplit) {
   ASSERT_TRUE(ticks);
   EXPECT_EQ(ticks->user_ns, 3000000000u);
   EXPECT_EQ(ticks->system_ns, 1000000000u);
+}
+
+// FindHierarchies on a throwaway v2 root: only cgroup.controllers is read from it. The v1 mounts
+// still come from the agent's own /proc/self/mountinfo, whatever this machine has mounted.
+class FindHierarchiesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::temp_directory_path() /
+            ("podstat-hierarchies-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(root_);
+    std::filesystem::create_directories(root_);
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  void WriteControllers(const std::string& text) {
+    std::ofstream(root_ / "cgroup.controllers") << text;
+  }
+
+  std::filesystem::path root_;
+};
+
+// The pure-v2 guest where container_memory_* went missing: the controller list is long enough to
+// live on the heap, and the old code split a temporary copy of it that was freed before the loop
+// read it (ASan: heap-use-after-free; without ASan, memory usually read as absent).
+TEST_F(FindHierarchiesTest, PureV2RootWithEveryController) {
+  WriteControllers(Fixture("v2-pure-root/cgroup.controllers"));
+  const Hierarchies hierarchies = FindHierarchies(HostPaths{}, root_.string());
+  EXPECT_EQ(hierarchies.v2_root, root_.string());
+  EXPECT_TRUE(hierarchies.v2_memory);
+}
+
+// A hybrid host with only the memory controller on v2: the file is "memory\n", and the newline
+// must not stick to the last name (it did: the split was on spaces and tabs only).
+TEST_F(FindHierarchiesTest, MemoryListedLast) {
+  WriteControllers("memory\n");
+  EXPECT_TRUE(FindHierarchies(HostPaths{}, root_.string()).v2_memory);
+  WriteControllers("cpu io memory\n");
+  EXPECT_TRUE(FindHierarchies(HostPaths{}, root_.string()).v2_memory);
+}
+
+TEST_F(FindHierarchiesTest, NoMemoryUnlessListed) {
+  WriteControllers(Fixture("v2-hybrid-cpu/cgroup.controllers"));  // hybrid: empty
+  EXPECT_FALSE(FindHierarchies(HostPaths{}, root_.string()).v2_memory);
+  WriteControllers("cpuset cpu io hugetlb pids rdma misc memoryless\n");
+  EXPECT_FALSE(FindHierarchies(HostPaths{}, root_.string()).v2_memory);
+  std::filesystem::remove(root_ / "cgroup.controllers");  // not a cgroup2 root at all
+  EXPECT_FALSE(FindHierarchies(HostPaths{}, root_.string()).v2_memory);
+}
+
+TEST_F(FindHierarchiesTest, V1MountsFromOwnMountinfo) {
+  WriteControllers(Fixture("v2-pure-root/cgroup.controllers"));
+  const auto mountinfo = ReadFile("/proc/self/mountinfo");
+  ASSERT_TRUE(mountinfo);
+  const auto mounts = procfs::ParseMountInfo(*mountinfo);
+  const Hierarchies hierarchies = FindHierarchies(HostPaths{}, root_.string());
+  EXPECT_EQ(hierarchies.v1_memory, procfs::FindCgroup1Mount(mounts, "memory"));
+  EXPECT_EQ(hierarchies.v1_cpuacct, procfs::FindCgroup1Mount(mounts, "cpuacct"));
 }
 
 TEST(NodeMemory, KubeletFormula) {
