@@ -48,6 +48,8 @@ std::string_view TrimOws(std::string_view text) {
   const size_t end = text.find_last_not_of(" \t");
   return text.substr(start, end - start + 1);
 }
+template <TemporaryString T>
+std::string_view TrimOws(T&& text) = delete;  // a view into a temporary (see TemporaryString)
 
 // Reads one line starting at *pos. Lines end in CRLF; a bare LF is accepted too (RFC 9112 §2.2
 // allows it). nullopt when no terminator is left: the input was cut off mid-line.
@@ -59,6 +61,8 @@ std::optional<std::string_view> NextLine(std::string_view raw, size_t* pos) {
   *pos = newline + 1;
   return line;
 }
+template <TemporaryString T>
+std::optional<std::string_view> NextLine(T&& raw, size_t* pos) = delete;
 
 // "HTTP/1.x NNN[ reason]" → NNN.
 std::optional<int> ParseStatusLine(std::string_view line) {

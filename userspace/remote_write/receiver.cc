@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "podstat/remote_write/snappy.h"
+#include "podstat/util/strings.h"
 
 namespace podstat::remote_write {
 namespace {
@@ -17,6 +18,8 @@ std::string_view TrimSpace(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
+template <TemporaryString T>
+std::string_view TrimSpace(T&& s) = delete;  // a view into a temporary (see TemporaryString)
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "podstat/remote_write/validate.h"
+#include "podstat/util/strings.h"
 
 namespace podstat::remote_write {
 namespace {
@@ -314,6 +315,8 @@ namespace {
 std::string_view EntryName(std::string_view key, uint32_t offset, uint32_t length) {
   return key.substr(offset, length);
 }
+template <TemporaryString T>
+std::string_view EntryName(T&& key, uint32_t offset, uint32_t length) = delete;
 }  // namespace
 
 std::vector<RelayStore::EntryRef> RelayStore::SortedEntriesLocked() const {

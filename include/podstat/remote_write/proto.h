@@ -21,6 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include "podstat/util/strings.h"
+
 namespace podstat::remote_write {
 
 struct Label {
@@ -93,12 +95,15 @@ struct WriteRequestView {
     samples.clear();
     series.clear();
   }
-  std::span<const LabelRef> LabelsOf(const SeriesRef& s) const {
+  // Spans into this view's vectors: not on a temporary view, which they would outlive.
+  std::span<const LabelRef> LabelsOf(const SeriesRef& s) const& {
     return {labels.data() + s.first_label, s.label_count};
   }
-  std::span<const Sample> SamplesOf(const SeriesRef& s) const {
+  std::span<const LabelRef> LabelsOf(const SeriesRef& s) const&& = delete;
+  std::span<const Sample> SamplesOf(const SeriesRef& s) const& {
     return {samples.data() + s.first_sample, s.sample_count};
   }
+  std::span<const Sample> SamplesOf(const SeriesRef& s) const&& = delete;
 };
 
 // Decodes bytes into out (cleared first). Returns false with a short reason in *error on
@@ -107,6 +112,10 @@ struct WriteRequestView {
 // unspecified. Labels are not validated here (see validate.h) -- only framed.
 bool DecodeWriteRequest(std::string_view bytes, WriteRequestView& out, std::string* error,
                         const DecodeLimits& limits = {});
+// The view would point into a string that dies with the call (see TemporaryString).
+template <TemporaryString T>
+bool DecodeWriteRequest(T&& bytes, WriteRequestView& out, std::string* error,
+                        const DecodeLimits& limits = {}) = delete;
 
 // Same, into owning structs.
 bool DecodeWriteRequest(std::string_view bytes, WriteRequest& out, std::string* error,
@@ -114,5 +123,7 @@ bool DecodeWriteRequest(std::string_view bytes, WriteRequest& out, std::string* 
 
 // A view over an owning request (strings point into request), e.g. to ingest what a test built.
 void MakeView(const WriteRequest& request, WriteRequestView& out);
+void MakeView(WriteRequest&& request, WriteRequestView& out) = delete;  // would dangle at once
+void MakeView(const WriteRequest&& request, WriteRequestView& out) = delete;
 
 }  // namespace podstat::remote_write
