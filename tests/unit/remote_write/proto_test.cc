@@ -105,8 +105,11 @@ TEST(RemoteWriteProto, RoundTripsRandomRequests) {
     const int series = static_cast<int>(rng() % 20);
     for (int s = 0; s < series; ++s) {
       TimeSeries& ts = request.timeseries.emplace_back();
-      for (int l = 0; l < static_cast<int>(rng() % 12); ++l)
-        ts.labels.push_back({"l" + std::to_string(l), std::string(rng() % 300, 'v')});
+      for (int l = 0; l < static_cast<int>(rng() % 12); ++l) {
+        std::string name = "l";  // appended: "l" + ... trips GCC 12's -Wrestrict (PR 105329)
+        name += std::to_string(l);
+        ts.labels.push_back({std::move(name), std::string(rng() % 300, 'v')});
+      }
       for (int i = 0; i < static_cast<int>(rng() % 5); ++i)
         ts.samples.push_back({std::bit_cast<double>(rng()), static_cast<int64_t>(rng())});
     }

@@ -173,8 +173,13 @@ TEST(RemoteWriteReceiverPool, ReusedBuffersGiveTheSameAnswersAcrossThreads) {
       for (int i = 0; i < 50; ++i) {
         // Alternate big and small, valid and broken, so a stale buffer would show.
         std::vector<TimeSeries> series;
-        for (int k = 0; k < (i % 2 ? 200 : 1); ++k)
-          series.push_back(Mem("t" + std::to_string(t) + "-" + std::to_string(k), i, i + 1));
+        for (int k = 0; k < (i % 2 ? 200 : 1); ++k) {
+          std::string name = "t";  // appended: "t" + ... trips GCC 12's -Wrestrict (PR 105329)
+          name += std::to_string(t);
+          name += '-';
+          name += std::to_string(k);
+          series.push_back(Mem(std::move(name), i, i + 1));
+        }
         const std::string body = i % 5 == 4 ? std::string("\x05\x00", 2) : Body(series);
         const int want = i % 5 == 4 ? 400 : 204;
         if (receiver.Handle(kType, "snappy", body, kNow).status != want) ++wrong;

@@ -312,7 +312,11 @@ TEST(RelayStore, ConcurrentIngestAndScrape) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 200; ++i) {
         WriteRequest request;
-        request.timeseries = {Mem("p" + std::to_string(t) + "-" + std::to_string(i % 10), i, i)};
+        std::string name = "p";  // appended: "p" + ... trips GCC 12's -Wrestrict (PR 105329)
+        name += std::to_string(t);
+        name += '-';
+        name += std::to_string(i % 10);
+        request.timeseries = {Mem(std::move(name), i, i)};
         Ingest(*store, request);
         if (i % 20 == 0) store->RenderExposition(kT0);
       }

@@ -350,7 +350,11 @@ TEST_F(RemoteWriteSender, FullQueueDropsOldestAndStopIsPromptDuringBackoff) {
   sender->Enqueue({Gauge("first", 0, 0)});
   ASSERT_TRUE(WaitUntil([&] { return sender->Stats()[0].retries == 1; }));
   std::vector<TimeSeries> series;
-  for (int i = 0; i < 10; ++i) series.push_back(Gauge("p" + std::to_string(i), i, i));
+  for (int i = 0; i < 10; ++i) {
+    std::string name = "p";  // appended: "p" + ... trips GCC 12's -Wrestrict (PR 105329)
+    name += std::to_string(i);
+    series.push_back(Gauge(std::move(name), i, i));
+  }
   sender->Enqueue(series);
   EndpointStats stats = sender->Stats()[0];
   EXPECT_EQ(stats.dropped_samples, 6u);
