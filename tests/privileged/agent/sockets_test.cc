@@ -375,7 +375,12 @@ std::string Compare(const std::string& mode, const std::vector<Sample>& samples,
   return diff.str();
 }
 
-TEST(SocketsPrivileged, EveryKindAndHealthCounterAgreesWithSsSockstatAndSnmpInBpfAndFallbackMode) {
+// tp_btf marks each socket in socket-local storage where the kernel allows it (5.11+); raw_tp
+// (and tp_btf on 5.10) tracks accepted children in ps_child_socks instead. Both must agree with ss.
+class SocketsPrivileged : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SocketsPrivileged,
+       EveryKindAndHealthCounterAgreesWithSsSockstatAndSnmpInBpfAndFallbackMode) {
   PODSTAT_REQUIRE_PRIVILEGES();
   if (!RunCommand({"sh", "-c", "command -v iptables && command -v nsenter && command -v ss"}, "")
            .exited_zero()) {
@@ -388,10 +393,18 @@ TEST(SocketsPrivileged, EveryKindAndHealthCounterAgreesWithSsSockstatAndSnmpInBp
   workload.Do("listen 2");
   workload.Do("pairs 2");
 
-  Agent bpf({"--compat=cadvisor"});
+  Agent bpf({"--compat=cadvisor", "--bpf.tracepoint-type=" + GetParam()});
   Agent fallback({"--no-bpf", "--compat=cadvisor"});
   ASSERT_TRUE(bpf.WaitHealthy()) << bpf.Stderr();
   ASSERT_TRUE(fallback.WaitHealthy()) << fallback.Stderr();
+  const bool in_storage =
+      bpf.Stderr().find("socket marks in socket-local storage") != std::string::npos;
+  ASSERT_TRUE(in_storage ||
+              bpf.Stderr().find("accepted children tracked in ps_child_socks") != std::string::npos)
+      << "the cgroup socket programs should be attached:\n"
+      << bpf.Stderr();
+  std::cout << GetParam() << ": socket marks in "
+            << (in_storage ? "socket-local storage" : "ps_child_socks") << "\n";
 
   // And after: counted by cgroup/sock_create (UDP, TCP) and the tracepoint (accepted children).
   workload.Do("udp6 2");
@@ -471,6 +484,11 @@ TEST(SocketsPrivileged, EveryKindAndHealthCounterAgreesWithSsSockstatAndSnmpInBp
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Tracepoint, SocketsPrivileged, ::testing::Values("tp_btf", "raw_tp"),
+                         [](const ::testing::TestParamInfo<std::string>& param) {
+                           return param.param;
+                         });
 
 }  // namespace
 }  // namespace podstat::testing

@@ -1,5 +1,7 @@
 // Every privileged test starts with PODSTAT_REQUIRE_PRIVILEGES(): without root or kernel BTF the
-// test is skipped with a message that says so, never silently passed.
+// test is skipped with a message that says so, never silently passed. Tests of what the agent
+// reads from cgroup files and /proc, which it does with or without eBPF, start with
+// PODSTAT_REQUIRE_ROOT() instead: without kernel BTF they test the agent's fallback.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -17,6 +19,8 @@ inline std::string MissingPrivileges() {
   return {};
 }
 
+inline std::string MissingRoot() { return ::geteuid() != 0 ? "not running as root" : ""; }
+
 }  // namespace podstat::testing
 
 #define PODSTAT_REQUIRE_PRIVILEGES()                                                      \
@@ -25,4 +29,12 @@ inline std::string MissingPrivileges() {
     if (!podstat_missing.empty())                                                         \
       GTEST_SKIP() << "SKIPPED PRIVILEGED TEST: " << podstat_missing                      \
                    << " -- run `make test` as root on a kernel with BTF to exercise BPF"; \
+  } while (0)
+
+#define PODSTAT_REQUIRE_ROOT()                                                     \
+  do {                                                                             \
+    const std::string podstat_missing = ::podstat::testing::MissingRoot();         \
+    if (!podstat_missing.empty())                                                  \
+      GTEST_SKIP() << "SKIPPED PRIVILEGED TEST: " << podstat_missing               \
+                   << " -- run `make test` as root to exercise cgroups and /proc"; \
   } while (0)
