@@ -2,7 +2,6 @@
 // listener, wait for a signal, shut down in reverse order.
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -52,23 +51,10 @@ bpf::SockStateOptions BpfOptions(const Config& config, size_t cgroups_now) {
   // Headroom over what exists now: a full hash map makes every update slow (DESIGN.md 10).
   options.max_cgroups = std::max<uint32_t>(
       config.bpf_max_cgroups, static_cast<uint32_t>(std::min<size_t>(cgroups_now * 2, 1u << 24)));
-  if (config.bpf_pin) options.pin_dir = kPinDir;
+  if (config.bpf_pin) options.pin_dir = kPinDir;  // MapPins mounts a bpffs there if none is
   return options;
 }
 
-// --bpf.pin needs a bpf filesystem; mount one when the host has none (as systemd would).
-void EnsureBpffs(Logger& logger) {
-  if (bpf::ProbeKernel().bpffs) return;
-  if (::mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") == 0) {
-    logger.Info("bpf", "mounted a bpf filesystem at /sys/fs/bpf for --bpf.pin");
-  } else {
-    logger.Warn("bpf",
-                "no bpf filesystem at /sys/fs/bpf and mounting one failed; maps stay unpinned");
-  }
-}
-#endif
-
-#ifdef PODSTAT_HAVE_BPF
 bpf::TaskCpuOptions CpuOptions(const Config& config, size_t cgroups_now) {
   bpf::TaskCpuOptions options;
   options.tracepoint = *bpf::ParseTracepointType(config.bpf_tracepoint_type);
@@ -268,7 +254,6 @@ int Run(const Config& config) {
   collector_options.include_loopback = config.network_loopback;
 #ifdef PODSTAT_HAVE_BPF
   const size_t cgroups_now = cgroup::CgroupResolver(*cgroup_root).Rescan();
-  if (config.bpf && config.bpf_pin) EnsureBpffs(logger);
   std::unique_ptr<bpf::SockStateProgram> program;
   bool bpf_usable = config.bpf;
   if (const std::string missing = bpf::MissingKernelBtf(); bpf_usable && !missing.empty()) {
