@@ -40,13 +40,11 @@ void Collector::Init() {
   resolver_.Rescan();
   host_netns_ = HostNetworkNamespace(options_.paths, logger_);
   hierarchies_ = cgroupfs::FindHierarchies(options_.paths, options_.cgroup_root);
-  logger_.Info("collector", "memory from ",
-               hierarchies_.v2_memory   ? "cgroup v2 (" + options_.cgroup_root + ")"
-               : hierarchies_.v1_memory ? "cgroup v1 (" + *hierarchies_.v1_memory + ")"
-                                        : std::string("nowhere (no memory controller mounted)"),
-               "; CPU from cgroup v2 cpu.stat",
-               hierarchies_.v1_cpuacct ? ", else v1 cpuacct (" + *hierarchies_.v1_cpuacct + ")"
-                                       : std::string());
+  logger_.Log(hierarchies_.v2_memory || hierarchies_.v1_memory ? LogLevel::kInfo : LogLevel::kWarn,
+              "collector", "memory from ", cgroupfs::DescribeMemorySource(hierarchies_),
+              "; CPU from cgroup v2 cpu.stat",
+              hierarchies_.v1_cpuacct ? ", else v1 cpuacct (" + *hierarchies_.v1_cpuacct + ")"
+                                      : std::string());
 }
 
 #ifdef PODSTAT_HAVE_BPF

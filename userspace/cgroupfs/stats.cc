@@ -140,11 +140,18 @@ NodeMemory ComputeNodeMemory(uint64_t capacity, uint64_t usage, uint64_t inactiv
 Hierarchies FindHierarchies(const HostPaths& /*paths*/, const std::string& v2_root) {
   Hierarchies hierarchies;
   hierarchies.v2_root = v2_root;
-  // Named, not a temporary: the loop reads views into it. The file ends in a newline, which
-  // must separate too, or a last-listed "memory" (a hybrid host with only memory on v2) is
-  // "memory\n" and missed.
-  const std::string controllers = ReadOr(v2_root + "/cgroup.controllers");
-  for (std::string_view controller : SplitFields(controllers, " \t\n")) {
+  // Named, not temporaries: the loops read views into them. The files end in a newline, which
+  // must separate too, or a last-listed "memory" is "memory\n" and missed.
+  // Available on v2 (not bound to a v1 hierarchy) is not enough: the root's children have memory
+  // files only once the root's cgroup.subtree_control enables it, as systemd does on pure v2 and
+  // does not in hybrid mode (where a kernel without CONFIG_MEMCG_V1, 6.12+, then has no memory
+  // accounting anyone reads).
+  const std::string available = ReadOr(v2_root + "/cgroup.controllers");
+  for (std::string_view controller : SplitFields(available, " \t\n")) {
+    if (controller == "memory") hierarchies.v2_memory_available = true;
+  }
+  const std::string enabled = ReadOr(v2_root + "/cgroup.subtree_control");
+  for (std::string_view controller : SplitFields(enabled, " \t\n")) {
     if (controller == "memory") hierarchies.v2_memory = true;
   }
   // The agent's own mount table: cgroupfs is mounted (or bind-mounted) in its mount namespace.
@@ -152,6 +159,18 @@ Hierarchies FindHierarchies(const HostPaths& /*paths*/, const std::string& v2_ro
   hierarchies.v1_memory = procfs::FindCgroup1Mount(mounts, "memory");
   hierarchies.v1_cpuacct = procfs::FindCgroup1Mount(mounts, "cpuacct");
   return hierarchies;
+}
+
+std::string DescribeMemorySource(const Hierarchies& h) {
+  if (h.v2_memory) return "cgroup v2 (" + h.v2_root + ")";
+  if (h.v1_memory) return "cgroup v1 (" + *h.v1_memory + ")";
+  if (h.v2_memory_available) {
+    return "nowhere: the memory controller is on cgroup v2 but not enabled in " + h.v2_root +
+           "/cgroup.subtree_control (hybrid mode on a kernel without CONFIG_MEMCG_V1?), so no "
+           "cgroup has memory files and no container_memory_* series are exported";
+  }
+  return "nowhere: no memory controller is mounted (v1) or enabled (v2), so no "
+         "container_memory_* series are exported";
 }
 
 std::optional<Memory> ReadMemory(const Hierarchies& h, const std::string& path) {

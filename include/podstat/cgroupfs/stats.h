@@ -47,12 +47,17 @@ NodeMemory ComputeNodeMemory(uint64_t capacity, uint64_t usage, uint64_t inactiv
 
 // Where the hierarchies are (nullopt = absent), found once at start.
 struct Hierarchies {
-  std::string v2_root;                    // cgroup2 mount
-  bool v2_memory = false;                 // "memory" in the v2 root's cgroup.controllers
+  std::string v2_root;     // cgroup2 mount
+  bool v2_memory = false;  // "memory" in the v2 root's cgroup.subtree_control: its children have it
+  bool v2_memory_available = false;       // "memory" in its cgroup.controllers (maybe not enabled)
   std::optional<std::string> v1_memory;   // v1 memory mount
   std::optional<std::string> v1_cpuacct;  // v1 cpuacct mount
 };
 Hierarchies FindHierarchies(const HostPaths& paths, const std::string& v2_root);
+
+// Where memory comes from, for the log and --check: "cgroup v2 (/sys/fs/cgroup)", "cgroup v1
+// (...)", or "nowhere: ..." saying why (no controller, or one available on v2 but not enabled).
+std::string DescribeMemorySource(const Hierarchies& hierarchies);
 
 // I/O. `path` is relative to the hierarchy root ("/" or "/docker/<id>"): on hybrid hosts Docker
 // and the kubelet put a container at the same path in every hierarchy (DESIGN.md section 10).

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "podstat/procfs/mountinfo.h"
@@ -95,8 +96,12 @@ class FindHierarchiesTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(root_); }
 
-  void WriteControllers(const std::string& text) {
-    std::ofstream(root_ / "cgroup.controllers") << text;
+  // What the v2 root offers (cgroup.controllers) and enables for its children
+  // (cgroup.subtree_control); the second defaults to the first, as on a pure v2 systemd host.
+  void WriteControllers(const std::string& available,
+                        const std::optional<std::string>& enabled = std::nullopt) {
+    std::ofstream(root_ / "cgroup.controllers") << available;
+    std::ofstream(root_ / "cgroup.subtree_control") << enabled.value_or(available);
   }
 
   std::filesystem::path root_;
@@ -119,6 +124,18 @@ TEST_F(FindHierarchiesTest, MemoryListedLast) {
   EXPECT_TRUE(FindHierarchies(HostPaths{}, root_.string()).v2_memory);
   WriteControllers("cpu io memory\n");
   EXPECT_TRUE(FindHierarchies(HostPaths{}, root_.string()).v2_memory);
+}
+
+// Hybrid mode on a kernel without CONFIG_MEMCG_V1 (6.12+): memory is not bound to v1, so the v2
+// root offers it, but nothing enables it there, and no cgroup has memory files.
+TEST_F(FindHierarchiesTest, AvailableButNotEnabledIsNoMemory) {
+  WriteControllers("cpuset io memory hugetlb pids rdma misc\n", "\n");
+  Hierarchies hierarchies = FindHierarchies(HostPaths{}, root_.string());
+  EXPECT_FALSE(hierarchies.v2_memory);
+  EXPECT_TRUE(hierarchies.v2_memory_available);
+  hierarchies.v1_memory.reset();  // this host's own v1 memory mount, from its mountinfo
+  EXPECT_NE(DescribeMemorySource(hierarchies).find("not enabled"), std::string::npos)
+      << DescribeMemorySource(hierarchies);
 }
 
 TEST_F(FindHierarchiesTest, NoMemoryUnlessListed) {

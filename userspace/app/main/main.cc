@@ -95,10 +95,7 @@ int RunCheck(const Config& config, Logger& logger) {
   if (!cgroup_root) problems.push_back("no cgroup v2 hierarchy");
   if (cgroup_root) {
     const auto hierarchies = cgroupfs::FindHierarchies(config.paths, *cgroup_root);
-    line("memory", hierarchies.v2_memory   ? "cgroup v2 (" + *cgroup_root + ")"
-                   : hierarchies.v1_memory ? "cgroup v1 (" + *hierarchies.v1_memory + ")"
-                                           : "none: no memory controller is enabled in either "
-                                             "hierarchy, so no container_memory_* series");
+    line("memory", cgroupfs::DescribeMemorySource(hierarchies));
     line("cpu", "cgroup v2 cpu.stat" + (hierarchies.v1_cpuacct
                                             ? ", else v1 cpuacct (" + *hierarchies.v1_cpuacct + ")"
                                             : std::string()));
