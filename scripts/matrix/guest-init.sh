@@ -155,12 +155,34 @@ if [ -d /sys/fs/cgroup/memory/$probe_cgroup ]; then
       echo "PODSTAT-FILE: v1/$f $(base64 -w0 <"/sys/fs/cgroup/memory/$probe_cgroup/$f")"
   done
 fi
+# A second container cgroup, limited to 16 MiB, whose shell asks for 40 MB: an OOM kill, for the
+# memory.events / memory.oom_control fixtures.
+oom_cgroup=docker/0000000000000000000000000000000000000000000000000000000000000001
+for hierarchy in /sys/fs/cgroup /sys/fs/cgroup/*; do
+  [ -f "$hierarchy/cgroup.procs" ] || continue
+  mkdir -p "$hierarchy/$oom_cgroup"
+  echo 16777216 >"$hierarchy/$oom_cgroup/memory.max" 2>/dev/null
+  echo 16777216 >"$hierarchy/$oom_cgroup/memory.limit_in_bytes" 2>/dev/null
+done
+sh -c 'for hierarchy in /sys/fs/cgroup /sys/fs/cgroup/*; do
+         [ -f "$hierarchy/'"$oom_cgroup"'/cgroup.procs" ] && echo $$ >"$hierarchy/'"$oom_cgroup"'/cgroup.procs"
+       done
+       x=$(head -c 40000000 /dev/zero | tr "\0" a)' 2>/dev/null
+for f in memory.events memory.max memory.current; do
+  [ -e "$v2_root/$oom_cgroup/$f" ] && echo "PODSTAT-FILE: v2-oom/$f $(base64 -w0 <"$v2_root/$oom_cgroup/$f")"
+done
+if [ -d "/sys/fs/cgroup/memory/$oom_cgroup" ]; then
+  for f in memory.oom_control memory.limit_in_bytes memory.failcnt; do
+    echo "PODSTAT-FILE: v1-oom/$f $(base64 -w0 <"/sys/fs/cgroup/memory/$oom_cgroup/$f")"
+  done
+fi
 echo "PODSTAT-FILE: root/cgroup.controllers $(base64 -w0 <"$v2_root/cgroup.controllers")"
 echo "PODSTAT-FILE: root/cgroup.subtree_control $(base64 -w0 <"$v2_root/cgroup.subtree_control")"
 echo "PODSTAT-FILE: proc/meminfo $(base64 -w0 </proc/meminfo)"
 kill $probe
 say mounts-after "$(awk '$3 == "bpf" || $3 == "tracefs" { print $2 }' /proc/mounts | xargs)"
-say kernel-warnings "$(dmesg | grep -cE 'BUG:|Oops|WARNING:|Call Trace')"
+# Oopses, BUGs and WARNs; not the OOM killer's report (the OOM test causes one, with a stack).
+say kernel-warnings "$(dmesg | grep -cE 'BUG:|Oops|WARNING:|general protection fault')"
 dmesg | grep -E -A3 'BUG:|Oops|WARNING:' | head -40 | sed 's/^/PODSTAT-MATRIX: dmesg /'
 say done
 sync

@@ -822,7 +822,6 @@ uint64_t PingPong(std::chrono::milliseconds duration, std::optional<int> cpu) {
   int ping[2], pong[2];
   if (::pipe2(ping, O_CLOEXEC) != 0 || ::pipe2(pong, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe");
-  std::atomic<bool> stop{false};
   std::thread echo([&] {
     if (cpu) PinToCpu(*cpu);
     char byte;
