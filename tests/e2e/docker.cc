@@ -202,6 +202,14 @@ void Container::Remove() {
   removed_ = true;
 }
 
+std::string Container::LogsOrError() const {
+  try {
+    return Docker({"logs", id_});
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
 void Container::AwaitTcpStates(const TcpStateCounts& want) const {
   const auto deadline = Clock::now() + kConditionTimeout;
   for (;;) {
@@ -209,16 +217,10 @@ void Container::AwaitTcpStates(const TcpStateCounts& want) const {
     const std::string diff = DiffTcpStates(want, got);
     if (diff.empty()) return;
     if (Clock::now() > deadline) {
-      std::string logs;
-      try {
-        logs = Docker({"logs", id_});
-      } catch (const std::exception& e) {
-        logs = e.what();
-      }
       throw std::runtime_error(
           "the workload in container " + name_ + " (pid " + std::to_string(pid_) +
           ") did not reach its TCP states within " + std::to_string(kConditionTimeout.count()) +
-          " s (want = intended, got = /proc):\n" + diff + "container output:\n" + logs);
+          " s (want = intended, got = /proc):\n" + diff + "container output:\n" + LogsOrError());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -235,17 +237,11 @@ void Container::AwaitFile(const std::string& path) const {
       },
       kConditionTimeout, std::chrono::milliseconds(20));
   if (appeared && !stopped) return;
-  std::string logs;
-  try {
-    logs = Docker({"logs", id_});
-  } catch (const std::exception& e) {
-    logs = e.what();
-  }
   throw std::runtime_error(
       "the workload in container " + name_ + " (pid " + std::to_string(pid_) + ") " +
       (stopped ? std::string("stopped before it created ") : "did not create ") + path +
       (stopped ? "" : " within " + std::to_string(kConditionTimeout.count()) + " s") +
-      "; container output:\n" + logs);
+      "; container output:\n" + LogsOrError());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -80,6 +80,9 @@ class Container {
   void AwaitFile(const std::string& path) const;
 
  private:
+  // `docker logs` of the container, or why they could not be read: for failure messages.
+  std::string LogsOrError() const;
+
   std::string name_;
   std::string id_;
   pid_t pid_ = -1;

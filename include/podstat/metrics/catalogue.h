@@ -30,9 +30,12 @@ inline constexpr MetricSpec kContainerSockets{
     "other): +1 at socket() or when a connection is queued for accept(), -1 at the last close(). "
     "From eBPF cgroup/sock_create and sock_release on the cgroup v2 root; TCP and UDP are seeded "
     "and reconciled with sock_diag (a socket never bound or connected is invisible to sock_diag), "
-    "raw and other kinds counted from the agent's start. Without eBPF: per network namespace, on "
-    "the cgroup owning it, from /proc/<pid>/net/{tcp,udp,udplite,raw}{,6}. Unix sockets are not "
-    "counted: no cgroup hook sees them."};
+    "raw and other kinds counted from the agent's start. Where tracing programs cannot use "
+    "socket-local storage (5.10, or --bpf.tracepoint-type=raw_tp) a socket's -1 goes to the "
+    "cgroup of the task that closes it, not the one that opened it (they differ only for a socket "
+    "passed to another cgroup's process; reconciliation puts TCP and UDP right). Without eBPF: per "
+    "network namespace, on the cgroup owning it, from /proc/<pid>/net/{tcp,udp,udplite,raw}{,6}. "
+    "Unix sockets are not counted: no cgroup hook sees them."};
 inline constexpr MetricSpec kContainerUdpSockets{
     "container_udp_sockets", Kind::kGauge,
     "Open UDP sockets (IPv4 and IPv6) of the cgroup's processes; the udp part of "

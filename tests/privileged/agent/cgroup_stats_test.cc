@@ -15,8 +15,10 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -115,6 +117,30 @@ class ChildGuard {
   pid_t pid_;
 };
 
+// Forks a child that joins its cgroup (join runs in the child), touches `bytes` of anonymous
+// memory, says so, and waits to be killed; returns once the memory is touched.
+pid_t ForkHoldingMemory(uint64_t bytes, const std::function<void()>& join) {
+  int ready[2];
+  if (::pipe(ready) != 0) throw std::runtime_error("pipe");
+  const pid_t child = ::fork();
+  if (child == 0) {
+    join();
+    auto* block = static_cast<char*>(std::malloc(bytes));
+    std::memset(block, 1, bytes);  // touch every page: resident, anonymous
+    // The block is never read: without this the compiler may drop the malloc and the memset.
+    asm volatile("" : : "r"(block) : "memory");
+    (void)!::write(ready[1], "k", 1);
+    ::pause();
+    ::_exit(0);
+  }
+  char byte = 0;
+  const bool touched = child > 0 && ::read(ready[0], &byte, 1) == 1;
+  ::close(ready[0]);
+  ::close(ready[1]);
+  if (!touched) throw std::runtime_error("the child holding memory did not start");
+  return child;
+}
+
 // CPU time the calling thread (or, for kProcess, its whole process) has used so far.
 enum class CpuClock { kThread = CLOCK_THREAD_CPUTIME_ID, kProcess = CLOCK_PROCESS_CPUTIME_ID };
 std::chrono::nanoseconds CpuTime(CpuClock clock) {
@@ -165,20 +191,7 @@ std::optional<double> ScrapeUntil(const Agent& agent, const std::string& metric,
 TEST(AgentCgroupStatsTest, SixtyFourMebibytesShowUpInUsageAndRss) {
   PODSTAT_REQUIRE_ROOT();
   ContainerCgroup cgroup;
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  const pid_t child = ::fork();
-  if (child == 0) {
-    cgroup.Join();
-    auto* block = static_cast<char*>(std::malloc(64 * kMiB));
-    std::memset(block, 1, 64 * kMiB);  // touch every page: resident, anonymous
-    (void)!::write(ready[1], "k", 1);
-    ::pause();
-    ::_exit(0);
-  }
-  ChildGuard guard(child);
-  char byte;
-  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  ChildGuard guard(ForkHoldingMemory(64 * kMiB, [&] { cgroup.Join(); }));
   Agent agent;
   ASSERT_TRUE(agent.WaitHealthy()) << agent.Stderr();
   // The kernel's own count: v1 total_rss, v2 anon. Its per-CPU statistics are folded in batches
@@ -226,6 +239,7 @@ TEST(AgentCgroupStatsTest, ExceedingA32MebibyteLimitIsAnOomKill) {
     cgroup.Join();
     auto* block = static_cast<char*>(std::malloc(64 * kMiB));
     std::memset(block, 1, 64 * kMiB);  // the OOM killer stops this half way
+    asm volatile("" : : "r"(block) : "memory");  // never read: keep the compiler from dropping it
     ::_exit(0);
   }
   ChildGuard guard(child);
@@ -426,20 +440,8 @@ TEST(AgentCgroupStatsTest, NodeMemoryAvailableIsTheKubeletsCgroupV2Formula) {
     }
   } cleanup{pod, kubepods, made_kubepods};
 
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  const pid_t child = ::fork();
-  if (child == 0) {
-    std::ofstream(pod + "/cgroup.procs") << ::getpid() << std::flush;
-    auto* block = static_cast<char*>(std::malloc(32 * kMiB));
-    std::memset(block, 1, 32 * kMiB);
-    (void)!::write(ready[1], "k", 1);
-    ::pause();
-    ::_exit(0);
-  }
-  ChildGuard guard(child);
-  char byte;
-  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  ChildGuard guard(ForkHoldingMemory(
+      32 * kMiB, [&] { std::ofstream(pod + "/cgroup.procs") << ::getpid() << std::flush; }));
 
   auto truth = [&] {
     std::istringstream meminfo(ReadFile("/proc/meminfo").value_or(""));

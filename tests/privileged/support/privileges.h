@@ -23,18 +23,17 @@ inline std::string MissingRoot() { return ::geteuid() != 0 ? "not running as roo
 
 }  // namespace podstat::testing
 
-#define PODSTAT_REQUIRE_PRIVILEGES()                                                      \
-  do {                                                                                    \
-    const std::string podstat_missing = ::podstat::testing::MissingPrivileges();          \
-    if (!podstat_missing.empty())                                                         \
-      GTEST_SKIP() << "SKIPPED PRIVILEGED TEST: " << podstat_missing                      \
-                   << " -- run `make test` as root on a kernel with BTF to exercise BPF"; \
+// Skips the test, loudly, when `missing` (a MissingPrivileges-style reason) is not empty.
+#define PODSTAT_SKIP_IF_MISSING(missing, hint)                                          \
+  do {                                                                                  \
+    const std::string podstat_missing = (missing);                                      \
+    if (!podstat_missing.empty())                                                       \
+      GTEST_SKIP() << "SKIPPED PRIVILEGED TEST: " << podstat_missing << " -- " << hint; \
   } while (0)
 
-#define PODSTAT_REQUIRE_ROOT()                                                     \
-  do {                                                                             \
-    const std::string podstat_missing = ::podstat::testing::MissingRoot();         \
-    if (!podstat_missing.empty())                                                  \
-      GTEST_SKIP() << "SKIPPED PRIVILEGED TEST: " << podstat_missing               \
-                   << " -- run `make test` as root to exercise cgroups and /proc"; \
-  } while (0)
+#define PODSTAT_REQUIRE_PRIVILEGES()                               \
+  PODSTAT_SKIP_IF_MISSING(::podstat::testing::MissingPrivileges(), \
+                          "run `make test` as root on a kernel with BTF to exercise BPF")
+#define PODSTAT_REQUIRE_ROOT()                               \
+  PODSTAT_SKIP_IF_MISSING(::podstat::testing::MissingRoot(), \
+                          "run `make test` as root to exercise cgroups and /proc")
