@@ -15,6 +15,9 @@
 #define PS_AF_INET 2
 #define PS_AF_INET6 10
 #define PS_ROOT_CGROUP_ID 1 /* kernfs id of the cgroup v2 root directory */
+/* errno values the programs tell apart (include/uapi/asm-generic/errno-base.h). */
+#define PS_E2BIG 7   /* a hash map's update: no free (preallocated) element */
+#define PS_EEXIST 17 /* an update with BPF_NOEXIST: the key is there already */
 
 /*
  * struct sock_cgroup_data before Linux 5.15 (commit 8520e224f547, "bpf, cgroups: Fix cgroup v2

@@ -151,9 +151,10 @@ static __always_inline struct ps_tcp_counts* counts_of(__u64 cgroup_id) {
 
   __builtin_memset(&zero, 0, sizeof(zero));
   /* BPF_NOEXIST: another CPU may have inserted it meanwhile; then the lookup below finds it. */
-  bpf_map_update_elem(&ps_tcp_states, &key, &zero, BPF_NOEXIST);
+  long err = bpf_map_update_elem(&ps_tcp_states, &key, &zero, BPF_NOEXIST);
   counts = bpf_map_lookup_elem(&ps_tcp_states, &key);
-  if (!counts) count_drop(PS_DROP_MAP_FULL);
+  /* -E2BIG: no room; anything else (-EBUSY) is not a matter of room. */
+  if (!counts) count_drop(err == -PS_E2BIG ? PS_DROP_MAP_FULL : PS_DROP_MAP_BUSY);
   return counts;
 }
 

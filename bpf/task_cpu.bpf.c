@@ -49,8 +49,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define PS_EEXIST 17 /* errno values are #defines, absent from vmlinux.h */
-
 /*
  * ps_cpu_tasks
  *   key:   struct ps_task_key   (thread id)
@@ -119,7 +117,9 @@ static __always_inline void charge_current_cgroup(__u64 on_cpu_ns, __u64 wait_ns
     if (!err) return;
     totals = err == -PS_EEXIST ? bpf_map_lookup_elem(&ps_cpu_cgroups, &key) : NULL;
     if (!totals) {
-      count_drop(PS_CPU_DROP_CGROUP_MAP_FULL);
+      /* -E2BIG: no free preallocated element. Anything else (-EBUSY, or an entry deleted
+       * between -EEXIST and the lookup) is not a matter of room. */
+      count_drop(err == -PS_E2BIG ? PS_CPU_DROP_CGROUP_MAP_FULL : PS_CPU_DROP_CGROUP_MAP_BUSY);
       return;
     }
   }

@@ -179,7 +179,8 @@ done
 sh -c 'for hierarchy in /sys/fs/cgroup /sys/fs/cgroup/*; do
          [ -f "$hierarchy/'"$oom_cgroup"'/cgroup.procs" ] && echo $$ >"$hierarchy/'"$oom_cgroup"'/cgroup.procs"
        done
-       x=$(head -c 40000000 /dev/zero | tr "\0" a)' 2>/dev/null
+       x=$(head -c 40000000 /dev/zero | tr "\0" a)'
+say oom-probe-exit $?
 for f in memory.events memory.max memory.current; do
   [ -e "$v2_root/$oom_cgroup/$f" ] && echo "PODSTAT-FILE: v2-oom/$f $(base64 -w0 <"$v2_root/$oom_cgroup/$f")"
 done

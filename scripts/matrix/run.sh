@@ -9,7 +9,7 @@
 # hybrid, VARIANT nobtf (kernel BTF hidden: the agent must fall back to /proc and say why).
 # Without rows, the full matrix runs. Guest logs land in OUT_DIR/logs/, the table in
 # OUT_DIR/matrix.txt; DOCS=path also writes the generated kernels page there (docs/kernels.md),
-# FIXTURES=dir the guests' cgroup and proc files as fixtures (dir/<mode>-<kernel>-probe/).
+# FIXTURES=dir the guests' cgroup and proc files as fixtures (dir/<mode>-<major.minor>-guest/).
 # Environment: TEST_FILTER (gtest filter for the guests, default every privileged test),
 # GUEST_TIMEOUT (seconds per boot, default 1500), QEMU_MEMORY (MiB, default 2048).
 set -euo pipefail
@@ -71,7 +71,11 @@ boot() {
   append="console=ttyS0 panic=-1 loglevel=4 mitigations=off"
   # Pure v2 as a node with systemd's unified layout: no v1 hierarchy can be mounted at all.
   [ "$mode" = v2 ] && append="$append cgroup_no_v1=all"
-  timeout "$guest_timeout" qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max \
+  # One TCG thread for both vCPUs: with multi-threaded TCG, the kernel's live patching of
+  # static keys (int3, then the new bytes) raced with the other vCPU executing the old code and
+  # oopsed 6.12 ("Oops: int3" in inet_sk_state_store, as the tests attached and detached
+  # programs); on real CPUs the kernel's cross-modifying protocol makes that safe.
+  timeout "$guest_timeout" qemu-system-x86_64 -machine q35 -accel tcg,thread=single -cpu max \
     -smp 2 -m "$memory" -nographic -no-reboot -nic none \
     -kernel "${vmlinuz[$name]}" -initrd "$initrd" -append "$append" \
     </dev/null >"$log_file" 2>&1
@@ -150,7 +154,7 @@ for row in "${rows[@]}"; do
   fi
   if [ -n "${FIXTURES:-}" ] && [ -z "$variant" ]; then
     # The guest's own cgroup and proc files, kept as parser fixtures (tests/fixtures/cgroup).
-    fixture="$FIXTURES/$mode-${release[$name]%%-*}-probe"
+    fixture="$FIXTURES/$mode-$(echo "${release[$name]}" | cut -d. -f1,2)-guest"
     rm -rf "$fixture"
     { grep -a '^PODSTAT-FILE: ' "$log_file" || true; } | while read -r _ path data; do
       mkdir -p "$fixture/$(dirname "$path")"

@@ -409,8 +409,8 @@ model::Snapshot Collector::Collect() {
   }
   if (cpu_program_) {
     const auto drops = cpu_program_->ReadDrops();
-    static constexpr const char* kCpuReasons[PS_CPU_DROP_REASON_COUNT] = {"task_map_full",
-                                                                          "cpu_cgroup_map_full"};
+    static constexpr const char* kCpuReasons[PS_CPU_DROP_REASON_COUNT] = {
+        "task_map_full", "cpu_cgroup_map_full", "cpu_cgroup_map_busy"};
     for (size_t i = 0; i < drops.size(); ++i) {
       snapshot.self.bpf_drops.push_back({kCpuReasons[i], drops[i]});
       if (drops[i] > last_cpu_drops_[i]) {
@@ -428,8 +428,8 @@ model::Snapshot Collector::Collect() {
   }
   if (program_) {
     const auto drops = program_->ReadDrops();
-    static constexpr const char* kReasons[PS_DROP_REASON_COUNT] = {"map_full", "no_cgroup",
-                                                                   "bad_state", "no_mark"};
+    static constexpr const char* kReasons[PS_DROP_REASON_COUNT] = {
+        "map_full", "no_cgroup", "bad_state", "no_mark", "map_busy"};
     for (int i = 0; i < PS_DROP_REASON_COUNT; ++i) {
       const size_t reason = static_cast<size_t>(i);
       snapshot.self.bpf_drops.push_back({kReasons[i], drops[reason]});

@@ -55,7 +55,10 @@ struct ps_cgroup_cpu {
 enum ps_cpu_drop_reason {
   PS_CPU_DROP_TASK_MAP_FULL = 0,   /* ps_cpu_tasks had no room for a thread: that slice lost */
   PS_CPU_DROP_CGROUP_MAP_FULL = 1, /* ps_cpu_cgroups had no room: a slice and its wait lost */
-  PS_CPU_DROP_REASON_COUNT = 2,
+  /* inserting into ps_cpu_cgroups failed otherwise (-EBUSY: the bucket was locked on this CPU,
+   * or another error): a slice and its wait lost, though the map has room */
+  PS_CPU_DROP_CGROUP_MAP_BUSY = 2,
+  PS_CPU_DROP_REASON_COUNT = 3,
 };
 
 #endif /* PODSTAT_ABI_TASK_CPU_H */

@@ -208,7 +208,9 @@ inline constexpr MetricSpec kEarlyReconciliations{
     "state program's runs were skipped (podstat_bpf_program_recursion_misses_total rose)."};
 inline constexpr MetricSpec kBpfDrops{
     "podstat_bpf_drops_total", Kind::kCounter,
-    "Events the eBPF programs could not count, by reason (map_full, no_cgroup, bad_state)."};
+    "Events the eBPF programs could not count, by reason: map_full, map_busy, no_cgroup, "
+    "bad_state, no_mark (socket programs); task_map_full, cpu_cgroup_map_full, "
+    "cpu_cgroup_map_busy (CPU program)."};
 inline constexpr MetricSpec kSocketDrift{
     "podstat_socket_drift_total", Kind::kCounter,
     "Socket counts corrected by periodic sock_diag reconciliation (each corrected socket counts "

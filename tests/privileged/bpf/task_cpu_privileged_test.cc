@@ -454,6 +454,11 @@ void CheckOnCpuTime(TracepointType type) {
   const auto drops = program->ReadDrops();
   EXPECT_EQ(drops[PS_CPU_DROP_TASK_MAP_FULL], 0u);
   EXPECT_EQ(drops[PS_CPU_DROP_CGROUP_MAP_FULL], 0u);
+  // A busy bucket is the kernel's race, not a sizing error: a slice lost, within the 10 % above.
+  if (drops[PS_CPU_DROP_CGROUP_MAP_BUSY] > 0) {
+    std::printf("slices dropped because ps_cpu_cgroups was busy: %lu\n",
+                static_cast<unsigned long>(drops[PS_CPU_DROP_CGROUP_MAP_BUSY]));
+  }
 }
 
 TEST(TaskCpuPrivilegedTest, OnCpuTimeMatchesCpuacctAndCpuStat) {
