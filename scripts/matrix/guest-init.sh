@@ -24,6 +24,8 @@ mount -t tmpfs tmpfs /run
 . /etc/podstat-matrix.conf
 
 say() { echo "PODSTAT-MATRIX: $*"; }
+# Every mounted cgroup hierarchy (v1 controllers, name=systemd, cgroup2).
+hierarchies() { awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/mounts; }
 say kernel "$(uname -r)"
 say mode "$CGROUP_MODE"
 
@@ -117,8 +119,7 @@ sh -c 'read _ </tmp/probe-go; x=$(head -c 4000000 /dev/zero | tr "\0" a)
        dd if=/dev/zero of=/dev/shm/probe bs=1M count=8 2>/dev/null; : >/tmp/probe-ready
        while :; do sleep 100000; done' &
 probe=$!
-for hierarchy in /sys/fs/cgroup /sys/fs/cgroup/*; do
-  [ -f "$hierarchy/cgroup.procs" ] || continue
+for hierarchy in $(hierarchies); do
   mkdir -p "$hierarchy/${probe_cgroup%/*}"
   # v2 passes a controller down one level at a time: /docker must enable what its children get.
   for controller in $(cat "$hierarchy/cgroup.subtree_control" 2>/dev/null); do
@@ -170,14 +171,13 @@ fi
 # A second container cgroup, limited to 16 MiB, whose shell asks for 40 MB: an OOM kill, for the
 # memory.events / memory.oom_control fixtures.
 oom_cgroup=docker/0000000000000000000000000000000000000000000000000000000000000001
-for hierarchy in /sys/fs/cgroup /sys/fs/cgroup/*; do
-  [ -f "$hierarchy/cgroup.procs" ] || continue
+for hierarchy in $(hierarchies); do
   mkdir -p "$hierarchy/$oom_cgroup"
   echo 16777216 >"$hierarchy/$oom_cgroup/memory.max" 2>/dev/null
   echo 16777216 >"$hierarchy/$oom_cgroup/memory.limit_in_bytes" 2>/dev/null
 done
-sh -c 'for hierarchy in /sys/fs/cgroup /sys/fs/cgroup/*; do
-         [ -f "$hierarchy/'"$oom_cgroup"'/cgroup.procs" ] && echo $$ >"$hierarchy/'"$oom_cgroup"'/cgroup.procs"
+sh -c 'for hierarchy in '"$(hierarchies | xargs)"'; do
+         echo $$ >"$hierarchy/'"$oom_cgroup"'/cgroup.procs"
        done
        x=$(head -c 40000000 /dev/zero | tr "\0" a)'
 say oom-probe-exit $?

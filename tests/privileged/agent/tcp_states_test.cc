@@ -310,6 +310,27 @@ TEST(TcpStatesRecursionTest, SkippedRunsOfTheStateProgramAreReconciledAtOnce) {
   ASSERT_TRUE(AgentReports(agent, cgroup.id(), intended, truth, {}, kSettle));
   const auto misses_before = StateProgramMisses(ParseExposition(agent.Scrape()));
   if (!misses_before) GTEST_SKIP() << "this kernel does not report recursion misses (5.12+)";
+  // Quiet first: the seeding round retries busy cgroups 2 s later, and a churn that overlaps
+  // those retries keeps them going (every round sees the churn's cgroup busy), so they, not an
+  // early round, would put the counts right. Quiet is the round count unchanged for 3 s.
+  auto rounds = [&] {
+    return FindSample(ParseExposition(agent.Scrape()), "podstat_socket_reconciliations_total", {})
+        .value_or(0);
+  };
+  double last_rounds = rounds();
+  auto last_change = std::chrono::steady_clock::now();
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        const double now_rounds = rounds();
+        if (now_rounds != last_rounds) {
+          last_rounds = now_rounds;
+          last_change = std::chrono::steady_clock::now();
+        }
+        return std::chrono::steady_clock::now() - last_change >= 3s;
+      },
+      kConditionTimeout, 200ms))
+      << "sock_diag rounds never stopped (retries every 2 s):\n"
+      << agent.Stderr();
 
   // Churn until the agent has started a round early (the seeding round's retry may put some
   // drift right on its own; only an early round shows the mechanism), or until 20 s pass without
