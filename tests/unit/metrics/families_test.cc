@@ -29,6 +29,8 @@ model::Snapshot TwoCgroups() {
   snapshot.self.programs = {{"inet_sock_set_state_tp_btf", true},
                             {"inet_sock_set_state_raw_tp", false}};
   snapshot.self.bpf_drops = {{"map_full", 2}, {"no_cgroup", 0}, {"bad_state", 0}};
+  snapshot.self.recursion_misses = {{"ps_state_tp_btf", 5357}, {"ps_switch_tp_btf", 0}};
+  snapshot.self.early_reconciliations = 1;
   snapshot.self.collection_duration_seconds = 0.0125;
   return snapshot;
 }
@@ -165,6 +167,22 @@ TEST(Serialize, ProducesTheTextFormat) {
             std::string::npos);
   EXPECT_NE(text.find("# TYPE podstat_bpf_drops_total counter\n"), std::string::npos);
   EXPECT_NE(text.find("podstat_bpf_drops_total{reason=\"map_full\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE podstat_bpf_program_recursion_misses_total counter\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("podstat_bpf_program_recursion_misses_total{program=\"ps_state_tp_btf\"} "
+                      "5357\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("podstat_socket_early_reconciliations_total 1\n"), std::string::npos);
+}
+
+// A kernel that does not report skipped runs (before 5.12) gets no series, not a claimed 0.
+TEST(Serialize, NoRecursionMissesFamilyWhenTheKernelReportsNone) {
+  model::Snapshot snapshot = TwoCgroups();
+  snapshot.self.recursion_misses.clear();
+  const auto text = Serialize(BuildFamilies(snapshot, BuildContext{"5.10.0", {}}));
+  EXPECT_EQ(text.find("# TYPE podstat_bpf_program_recursion_misses_total"), std::string::npos)
+      << text;
 }
 
 TEST(Serialize, EscapesLabelValues) {
