@@ -16,7 +16,7 @@
 #define PS_AF_INET6 10
 #define PS_ROOT_CGROUP_ID 1 /* kernfs id of the cgroup v2 root directory */
 /* errno values the programs tell apart (include/uapi/asm-generic/errno-base.h). */
-#define PS_E2BIG 7   /* a hash map's update: no free (preallocated) element */
+#define PS_EBUSY 16  /* a hash map's update: the bucket is locked on this CPU already */
 #define PS_EEXIST 17 /* an update with BPF_NOEXIST: the key is there already */
 
 /*

@@ -153,8 +153,10 @@ static __always_inline struct ps_tcp_counts* counts_of(__u64 cgroup_id) {
   /* BPF_NOEXIST: another CPU may have inserted it meanwhile; then the lookup below finds it. */
   long err = bpf_map_update_elem(&ps_tcp_states, &key, &zero, BPF_NOEXIST);
   counts = bpf_map_lookup_elem(&ps_tcp_states, &key);
-  /* -E2BIG: no room; anything else (-EBUSY) is not a matter of room. */
-  if (!counts) count_drop(err == -PS_E2BIG ? PS_DROP_MAP_FULL : PS_DROP_MAP_BUSY);
+  /* -EBUSY: the bucket was locked by an update this program interrupted on the same CPU; any
+   * other failure is a map with no room (-E2BIG where it is preallocated, from 6.12; earlier
+   * kernels answer a full preallocated map otherwise, seen on 5.10 and 6.1). */
+  if (!counts) count_drop(err == -PS_EBUSY ? PS_DROP_MAP_BUSY : PS_DROP_MAP_FULL);
   return counts;
 }
 

@@ -117,9 +117,10 @@ static __always_inline void charge_current_cgroup(__u64 on_cpu_ns, __u64 wait_ns
     if (!err) return;
     totals = err == -PS_EEXIST ? bpf_map_lookup_elem(&ps_cpu_cgroups, &key) : NULL;
     if (!totals) {
-      /* -E2BIG: no free preallocated element. Anything else (-EBUSY, or an entry deleted
-       * between -EEXIST and the lookup) is not a matter of room. */
-      count_drop(err == -PS_E2BIG ? PS_CPU_DROP_CGROUP_MAP_FULL : PS_CPU_DROP_CGROUP_MAP_BUSY);
+      /* -EBUSY (the bucket locked by an update interrupted on this CPU), or an entry deleted
+       * between -EEXIST and the lookup, is not a matter of room; anything else is. */
+      count_drop(err == -PS_EBUSY || err == -PS_EEXIST ? PS_CPU_DROP_CGROUP_MAP_BUSY
+                                                       : PS_CPU_DROP_CGROUP_MAP_FULL);
       return;
     }
   }

@@ -92,8 +92,8 @@ enum ps_drop_reason {
   PS_DROP_NO_CGROUP = 1, /* socket carried no cgroup (or cgroup data in v1-only mode) */
   PS_DROP_BAD_STATE = 2, /* a state number outside 1..13 (ESTABLISHED..BOUND_INACTIVE) */
   PS_DROP_NO_MARK = 3,   /* no socket-local storage for a new socket: it is not counted */
-  PS_DROP_MAP_BUSY = 4,  /* inserting into ps_tcp_states failed though it has room (-EBUSY: the
-                            bucket was locked on this CPU, by a program it interrupted) */
+  PS_DROP_MAP_BUSY = 4,  /* inserting into ps_tcp_states failed with -EBUSY: the bucket was
+                            locked on this CPU by an update this program interrupted */
   PS_DROP_REASON_COUNT = 5,
 };
 

@@ -55,8 +55,8 @@ struct ps_cgroup_cpu {
 enum ps_cpu_drop_reason {
   PS_CPU_DROP_TASK_MAP_FULL = 0,   /* ps_cpu_tasks had no room for a thread: that slice lost */
   PS_CPU_DROP_CGROUP_MAP_FULL = 1, /* ps_cpu_cgroups had no room: a slice and its wait lost */
-  /* inserting into ps_cpu_cgroups failed otherwise (-EBUSY: the bucket was locked on this CPU,
-   * or another error): a slice and its wait lost, though the map has room */
+  /* inserting into ps_cpu_cgroups failed with -EBUSY (the bucket locked on this CPU by an update
+   * it interrupted) or raced a deletion: a slice and its wait lost, though the map has room */
   PS_CPU_DROP_CGROUP_MAP_BUSY = 2,
   PS_CPU_DROP_REASON_COUNT = 3,
 };
