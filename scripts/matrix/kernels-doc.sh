@@ -77,9 +77,11 @@ while IFS=$'\x1f' read -r name rel mode programs passed failures skipped check s
     echo "- CPU per cgroup from cgroup accounting (\`cpu.stat\` or \`cpuacct\`); no run-queue wait."
   fi
   if has_line "$log" 'metric podstat_bpf_program_recursion_misses_total'; then
-    churn=$(grep -a -m1 '^state program runs skipped: ' "$log" || true)
+    # "state program runs skipped: N; early reconciliations E, sockets corrected C"
+    churn=$(grep -a -m1 '^state program runs skipped: ' "$log" | tr -d ';,' | awk '{ print $5, $8, $11 }' || true)
     if [ -n "$churn" ]; then
-      echo "- **The kernel skips runs of tracing programs** (bpf_prog_info.recursion_misses): under 8 threads of loopback churn, ${churn#state program runs skipped: } (the counts came back: \`TcpStatesRecursionTest\`)."
+      read -r skipped_runs early corrected <<<"$churn"
+      echo "- **The kernel skips runs of tracing programs** (bpf_prog_info.recursion_misses): under 8 threads of loopback churn it skipped $skipped_runs runs of the TCP state program; $early early reconciliation(s) corrected $corrected socket counts, and every count came back (\`TcpStatesRecursionTest\`)."
     else
       echo "- Skipped runs (bpf_prog_info.recursion_misses) are reported; none occurred under 20 s of 8-thread loopback churn, so gauges stay exact between reconciliations."
     fi

@@ -46,18 +46,62 @@ TEST(MemoryV1, UnlimitedIsAbsentAndWorkingSetFloorsAtZero) {
   EXPECT_EQ(ParseMemoryV1("", "", "", ""), std::nullopt);
 }
 
-TEST(MemoryV2, KernelFormat) {
-  const std::string dir = "v2-memory-format/";
+// A Docker-shaped cgroup of a pure cgroup v2 guest (Debian's 6.12, `make matrix`), limited to
+// 256 MiB, its shell holding ~4 MB of anonymous memory and an 8 MiB tmpfs file (shmem: "file",
+// but on the anon LRU, hence no inactive_file).
+TEST(MemoryV2, GuestOn612) {
+  const std::string dir = "v2-6.12-guest/v2/";
   const auto memory = ParseMemoryV2(Fixture(dir + "memory.current"), Fixture(dir + "memory.stat"),
                                     Fixture(dir + "memory.max"), Fixture(dir + "memory.events"));
   ASSERT_TRUE(memory);
-  EXPECT_EQ(memory->usage_bytes, 52428800u);
-  EXPECT_EQ(memory->rss_bytes, 41943040u);
-  EXPECT_EQ(memory->cache_bytes, 8400896u);
+  EXPECT_EQ(memory->usage_bytes, 12808192u);
+  EXPECT_EQ(memory->rss_bytes, 4141056u);    // anon
+  EXPECT_EQ(memory->cache_bytes, 8388608u);  // file: the 8 MiB tmpfs file
+  EXPECT_EQ(memory->inactive_file_bytes, 0u);
+  EXPECT_EQ(memory->working_set_bytes, 12808192u);
+  EXPECT_EQ(memory->limit_bytes, 268435456u);
+  EXPECT_EQ(memory->oom_kills, 0u);
+}
+
+// 5.10's memory.stat has fewer keys (no memory.peak at all, which is 5.19+), in the same format.
+TEST(MemoryV2, GuestOn510) {
+  const std::string dir = "v2-5.10-guest/v2/";
+  const auto memory = ParseMemoryV2(Fixture(dir + "memory.current"), Fixture(dir + "memory.stat"),
+                                    Fixture(dir + "memory.max"), Fixture(dir + "memory.events"));
+  ASSERT_TRUE(memory);
+  EXPECT_EQ(memory->usage_bytes, 12767232u);
+  EXPECT_EQ(memory->rss_bytes, 4165632u);
+  EXPECT_EQ(memory->cache_bytes, 8380416u);
+  EXPECT_EQ(memory->limit_bytes, 268435456u);
+}
+
+// The guest's OOM probe: 16 MiB limit, a shell asking for 40 MB. memory.events counts the times
+// the limit was hit (max), OOM situations (oom) and kills (oom_kill): only oom_kill is the kill.
+TEST(MemoryV2, OomKilledGuestCgroup) {
+  const std::string dir = "v2-5.10-guest/v2-oom/";
+  const auto memory = ParseMemoryV2(Fixture(dir + "memory.current"), "",
+                                    Fixture(dir + "memory.max"), Fixture(dir + "memory.events"));
+  ASSERT_TRUE(memory);
+  EXPECT_EQ(memory->oom_kills, 1u);  // "max 59", "oom 3", "oom_kill 1"
+  EXPECT_EQ(memory->limit_bytes, 16777216u);
+  EXPECT_EQ(ParseMemoryV2(Fixture("v2-6.12-guest/v2-oom/memory.current"), "",
+                          Fixture("v2-6.12-guest/v2-oom/memory.max"),
+                          Fixture("v2-6.12-guest/v2-oom/memory.events"))
+                ->oom_kills,
+            1u);
+}
+
+// What the guests have no page cache to show (their files are tmpfs): inactive_file comes off
+// the working set, floored at 0; "max" is no limit.
+TEST(MemoryV2, WorkingSetLeavesOutInactiveFile) {
+  const auto memory =
+      ParseMemoryV2("52428800\n", "anon 41943040\nfile 8400896\ninactive_file 8388608\n", "max\n",
+                    "low 0\nhigh 0\nmax 0\noom 0\noom_kill 2\n");
+  ASSERT_TRUE(memory);
   EXPECT_EQ(memory->working_set_bytes, 52428800u - 8388608u);
-  EXPECT_EQ(memory->limit_bytes, std::nullopt);  // "max"
-  EXPECT_EQ(memory->oom_kills, 2u);              // oom_kill, not oom or max
-  EXPECT_EQ(ParseMemoryV2("33554432\n", "", "33554432\n", "")->limit_bytes, 33554432u);
+  EXPECT_EQ(memory->limit_bytes, std::nullopt);
+  EXPECT_EQ(memory->oom_kills, 2u);
+  EXPECT_EQ(ParseMemoryV2("100\n", "inactive_file 4096\n", "max\n", "")->working_set_bytes, 0u);
 }
 
 TEST(Cpu, V2CpuStatOnAHybridHost) {
@@ -111,7 +155,8 @@ class FindHierarchiesTest : public ::testing::Test {
 // live on the heap, and the old code split a temporary copy of it that was freed before the loop
 // read it (ASan: heap-use-after-free; without ASan, memory usually read as absent).
 TEST_F(FindHierarchiesTest, PureV2RootWithEveryController) {
-  WriteControllers(Fixture("v2-pure-root/cgroup.controllers"));
+  WriteControllers(Fixture("v2-6.12-guest/root/cgroup.controllers"),
+                   Fixture("v2-6.12-guest/root/cgroup.subtree_control"));
   const Hierarchies hierarchies = FindHierarchies(HostPaths{}, root_.string());
   EXPECT_EQ(hierarchies.v2_root, root_.string());
   EXPECT_TRUE(hierarchies.v2_memory);
@@ -129,7 +174,8 @@ TEST_F(FindHierarchiesTest, MemoryListedLast) {
 // Hybrid mode on a kernel without CONFIG_MEMCG_V1 (6.12+): memory is not bound to v1, so the v2
 // root offers it, but nothing enables it there, and no cgroup has memory files.
 TEST_F(FindHierarchiesTest, AvailableButNotEnabledIsNoMemory) {
-  WriteControllers("cpuset io memory hugetlb pids rdma misc\n", "\n");
+  WriteControllers(Fixture("hybrid-6.12-guest/root/cgroup.controllers"),       // "cpuset memory"
+                   Fixture("hybrid-6.12-guest/root/cgroup.subtree_control"));  // empty
   Hierarchies hierarchies = FindHierarchies(HostPaths{}, root_.string());
   EXPECT_FALSE(hierarchies.v2_memory);
   EXPECT_TRUE(hierarchies.v2_memory_available);
@@ -148,7 +194,7 @@ TEST_F(FindHierarchiesTest, NoMemoryUnlessListed) {
 }
 
 TEST_F(FindHierarchiesTest, V1MountsFromOwnMountinfo) {
-  WriteControllers(Fixture("v2-pure-root/cgroup.controllers"));
+  WriteControllers(Fixture("v2-6.12-guest/root/cgroup.controllers"));
   const auto mountinfo = ReadFile("/proc/self/mountinfo");
   ASSERT_TRUE(mountinfo);
   const auto mounts = procfs::ParseMountInfo(*mountinfo);
