@@ -46,13 +46,17 @@ TEST(MemoryV1, UnlimitedIsAbsentAndWorkingSetFloorsAtZero) {
   EXPECT_EQ(ParseMemoryV1("", "", "", ""), std::nullopt);
 }
 
+// ParseMemoryV2 on the four files of a fixture directory.
+std::optional<Memory> ParseMemoryV2Dir(const std::string& dir) {
+  return ParseMemoryV2(Fixture(dir + "memory.current"), Fixture(dir + "memory.stat"),
+                       Fixture(dir + "memory.max"), Fixture(dir + "memory.events"));
+}
+
 // A Docker-shaped cgroup of a pure cgroup v2 guest (Debian's 6.12, `make matrix`), limited to
 // 256 MiB, its shell holding ~4 MB of anonymous memory and an 8 MiB tmpfs file (shmem: "file",
 // but on the anon LRU, hence no inactive_file).
 TEST(MemoryV2, GuestOn612) {
-  const std::string dir = "v2-6.12-guest/v2/";
-  const auto memory = ParseMemoryV2(Fixture(dir + "memory.current"), Fixture(dir + "memory.stat"),
-                                    Fixture(dir + "memory.max"), Fixture(dir + "memory.events"));
+  const auto memory = ParseMemoryV2Dir("v2-6.12-guest/v2/");
   ASSERT_TRUE(memory);
   EXPECT_EQ(memory->usage_bytes, 12808192u);
   EXPECT_EQ(memory->rss_bytes, 4141056u);    // anon
@@ -65,9 +69,7 @@ TEST(MemoryV2, GuestOn612) {
 
 // 5.10's memory.stat has fewer keys (no memory.peak at all, which is 5.19+), in the same format.
 TEST(MemoryV2, GuestOn510) {
-  const std::string dir = "v2-5.10-guest/v2/";
-  const auto memory = ParseMemoryV2(Fixture(dir + "memory.current"), Fixture(dir + "memory.stat"),
-                                    Fixture(dir + "memory.max"), Fixture(dir + "memory.events"));
+  const auto memory = ParseMemoryV2Dir("v2-5.10-guest/v2/");
   ASSERT_TRUE(memory);
   EXPECT_EQ(memory->usage_bytes, 12767232u);
   EXPECT_EQ(memory->rss_bytes, 4165632u);
@@ -78,17 +80,15 @@ TEST(MemoryV2, GuestOn510) {
 // The guest's OOM probe: 16 MiB limit, a shell asking for 40 MB. memory.events counts the times
 // the limit was hit (max), OOM situations (oom) and kills (oom_kill): only oom_kill is the kill.
 TEST(MemoryV2, OomKilledGuestCgroup) {
-  const std::string dir = "v2-5.10-guest/v2-oom/";
-  const auto memory = ParseMemoryV2(Fixture(dir + "memory.current"), "",
-                                    Fixture(dir + "memory.max"), Fixture(dir + "memory.events"));
-  ASSERT_TRUE(memory);
-  EXPECT_EQ(memory->oom_kills, 1u);  // "max 59", "oom 3", "oom_kill 1"
-  EXPECT_EQ(memory->limit_bytes, 16777216u);
-  EXPECT_EQ(ParseMemoryV2(Fixture("v2-6.12-guest/v2-oom/memory.current"), "",
-                          Fixture("v2-6.12-guest/v2-oom/memory.max"),
-                          Fixture("v2-6.12-guest/v2-oom/memory.events"))
-                ->oom_kills,
-            1u);
+  for (const char* dir : {"v2-5.10-guest/v2-oom/", "v2-6.12-guest/v2-oom/"}) {
+    const std::string base = dir;
+    const auto memory =
+        ParseMemoryV2(Fixture(base + "memory.current"), "", Fixture(base + "memory.max"),
+                      Fixture(base + "memory.events"));
+    ASSERT_TRUE(memory) << dir;
+    EXPECT_EQ(memory->oom_kills, 1u) << dir;  // 5.10: "max 59", "oom 3", "oom_kill 1"
+    EXPECT_EQ(memory->limit_bytes, 16777216u) << dir;
+  }
 }
 
 // What the guests have no page cache to show (their files are tmpfs): inactive_file comes off
