@@ -19,8 +19,10 @@ export HOME=/root
 mkdir -p /dev/pts /dev/shm /root
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs tmpfs /tmp
-mount -t tmpfs tmpfs /run
+# /tmp and /run stay the initramfs's own (RAM already, and writable): a tmpfs over /tmp would hide
+# the build tree when it lives there (a checkout under /tmp: the binaries keep their build paths).
+mkdir -p /tmp /run
+chmod 1777 /tmp
 . /etc/podstat-matrix.conf
 
 say() { echo "PODSTAT-MATRIX: $*"; }
