@@ -3,6 +3,7 @@
 #include <functional>
 #include <map>
 
+#include "podstat/privilege/capabilities.h"
 #include "podstat/util/strings.h"
 
 namespace podstat::app {
@@ -23,8 +24,32 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   return std::nullopt;
 }
 
+// The capability table of privilege::Needs(), wrapped for --help.
+std::string CapabilitiesText() {
+  std::string text =
+      "\nCapabilities (root is not required; without one, the agent logs what it loses and goes "
+      "on).\nAfter attaching its eBPF programs it keeps only those marked \"kept\":\n";
+  constexpr size_t kWidth = 96;
+  for (const privilege::CapabilityNeed& need : privilege::Needs()) {
+    const std::string entry = std::string(need.name) + (need.lifetime ? " (kept)" : "") +
+                              (need.optional ? " (optional)" : "") + ": " + need.used_for + ".";
+    std::string line = " ";
+    for (const std::string_view word : SplitFields(entry)) {
+      if (line.size() + 1 + word.size() > kWidth) {
+        text += line + "\n";
+        line = "   ";
+      }
+      line += " ";
+      line += word;
+    }
+    text += line + "\n";
+  }
+  return text;
+}
+
 std::string UsageText() {
-  return R"(podstat: per-container sockets, TCP health, network, CPU and memory from eBPF and
+  return std::string(
+             R"(podstat: per-container sockets, TCP health, network, CPU and memory from eBPF and
 cgroup files, served to Prometheus.
 
 Usage: podstat [flags]
@@ -119,12 +144,15 @@ Usage: podstat [flags]
 
 Endpoints: /metrics (Prometheus text format), /healthz, / (index), and with
 --receiver.enable POST /api/v1/write and /write.
-Durations: 250ms, 15s, 5m, 1h.
-)";
+Durations: 250ms, 15s, 5m, 1h. Periods are at least 100ms (--bpf.reconcile-interval and
+--receiver.ttl at least 1s); only --sample.max-age may be 0s.
+Signals: SIGTERM and SIGINT stop the agent cleanly; SIGHUP re-reads container names now.
+)") + CapabilitiesText();
 }
 
 std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::string* error) {
   Config config;
+  std::string reason;  // set by a setter that can say more than "invalid value"
   using Setter = std::function<bool(const std::string&)>;
   auto text = [](std::string& field) -> Setter {
     return [&field](const std::string& value) {
@@ -132,13 +160,22 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
       return !value.empty();
     };
   };
-  auto duration = [](std::chrono::milliseconds& field) -> Setter {
-    return [&field](const std::string& value) {
+  // A period of 0 would make its loop spin; `minimum` is what each period can sensibly be.
+  auto duration = [&reason](
+                      std::chrono::milliseconds& field,
+                      std::chrono::milliseconds minimum = std::chrono::milliseconds(0)) -> Setter {
+    return [&field, &reason, minimum](const std::string& value) {
       const auto parsed = ParseDuration(value);
-      if (parsed) field = *parsed;
-      return parsed.has_value();
+      if (!parsed) return false;
+      if (*parsed < minimum) {
+        reason = "at least " + std::to_string(minimum.count()) + "ms";
+        return false;
+      }
+      field = *parsed;
+      return true;
     };
   };
+  using std::chrono::milliseconds;
   // NAME=VALUE with a valid label name; repeatable.
   auto label_pair = [](std::vector<std::pair<std::string, std::string>>& field) -> Setter {
     return [&field](const std::string& value) {
@@ -178,7 +215,7 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
       {"path.procfs", text(config.paths.procfs)},
       {"path.sysfs", text(config.paths.sysfs)},
       {"path.rootfs", text(config.paths.rootfs)},
-      {"sample.interval", duration(config.sample_interval)},
+      {"sample.interval", duration(config.sample_interval, milliseconds(100))},
       {"sample.max-age", duration(config.sample_max_age)},
       {"bpf.tracepoint-type",
        [&](const std::string& v) {
@@ -191,7 +228,7 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
          if (n && *n >= 16 && *n <= (1u << 24)) config.bpf_max_cgroups = static_cast<uint32_t>(*n);
          return n && *n >= 16 && *n <= (1u << 24);
        }},
-      {"bpf.reconcile-interval", duration(config.bpf_reconcile_interval)},
+      {"bpf.reconcile-interval", duration(config.bpf_reconcile_interval, milliseconds(1000))},
       {"bpf.max-tasks",
        [&](const std::string& v) {
          const auto n = ParseUint64(v);
@@ -203,14 +240,14 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
          config.docker_endpoint = v;  // "" turns the Docker provider off
          return true;
        }},
-      {"metadata.refresh-interval", duration(config.metadata_refresh)},
+      {"metadata.refresh-interval", duration(config.metadata_refresh, milliseconds(100))},
       {"receiver.allow-metric",
        [&](const std::string& v) {
          config.receiver_allow.push_back(v);
          return !v.empty();
        }},
       {"receiver.extra-label", label_pair(config.receiver_extra_labels)},
-      {"receiver.ttl", duration(config.receiver_ttl)},
+      {"receiver.ttl", duration(config.receiver_ttl, milliseconds(1000))},
       {"receiver.max-series", number(config.receiver_max_series, 1, 100'000'000)},
       {"receiver.max-body-bytes", number(config.receiver_max_body_bytes, 1024, 1u << 30)},
       {"remote-write.url",
@@ -218,12 +255,7 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
          config.remote_write_urls.push_back(v);
          return v.starts_with("http://") || v.starts_with("https://");
        }},
-      {"remote-write.interval",
-       [&](const std::string& v) {
-         const auto parsed = ParseDuration(v);
-         if (parsed && parsed->count() > 0) config.remote_write_interval = *parsed;
-         return parsed && parsed->count() > 0;
-       }},
+      {"remote-write.interval", duration(config.remote_write_interval, milliseconds(100))},
       {"remote-write.external-label", label_pair(config.remote_write_external_labels)},
       {"remote-write.basic-auth.username", text(config.remote_write_username)},
       {"remote-write.basic-auth.password-file", text(config.remote_write_password_file)},
@@ -279,7 +311,8 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
         value = args[++i];
       }
       if (!it->second(*value)) {
-        *error = "invalid value '" + *value + "' for --" + name + " (see --help)";
+        *error = "invalid value '" + *value + "' for --" + name +
+                 (reason.empty() ? "" : ": must be " + reason) + " (see --help)";
         return std::nullopt;
       }
       continue;

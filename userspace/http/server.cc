@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <exception>
 
 #include "podstat/util/fd.h"
 #include "podstat/util/file.h"
@@ -118,7 +119,17 @@ class RouteHandler : public CivetHandler {
     if (too_large) {
       response = {413, "text/plain; charset=utf-8", "request body too large\n", {}};
     } else if (route) {
-      response = route->handler(request);
+      // A handler that throws answers 500 for this request only: an exception escaping into
+      // civetweb's worker thread would end the whole agent in std::terminate.
+      try {
+        response = route->handler(request);
+      } catch (const std::exception& e) {
+        logger_.Error("http", method, " ", request.path, " failed: ", e.what());
+        response = {500, "text/plain; charset=utf-8", "internal error\n", {}};
+      } catch (...) {
+        logger_.Error("http", method, " ", request.path, " failed: unknown exception");
+        response = {500, "text/plain; charset=utf-8", "internal error\n", {}};
+      }
     } else if (path_known) {
       response = {405, "text/plain; charset=utf-8", "method not allowed\n", {}};
     } else {
@@ -147,18 +158,25 @@ class RouteHandler : public CivetHandler {
 
 }  // namespace
 
-std::unique_ptr<Server> Server::Start(const std::string& listen_address, std::vector<Route> routes,
-                                      Logger& logger, std::string* error) {
+std::optional<ListenAddress> CheckListenAddress(const std::string& listen_address,
+                                                std::string* error) {
   const auto address = ParseListenAddress(listen_address);
   if (!address) {
     *error = "invalid --web.listen-address '" + listen_address + "' (want [host]:port)";
-    return nullptr;
+    return std::nullopt;
   }
   std::string bind_error;
   if (!CheckBindable(*address, &bind_error)) {
     *error = "cannot listen on " + listen_address + ": " + bind_error;
-    return nullptr;
+    return std::nullopt;
   }
+  return address;
+}
+
+std::unique_ptr<Server> Server::Start(const std::string& listen_address, std::vector<Route> routes,
+                                      Logger& logger, std::string* error) {
+  const auto address = CheckListenAddress(listen_address, error);
+  if (!address) return nullptr;
   std::string ports;
   if (address->host.empty()) {
     ports = std::to_string(address->port);

@@ -63,6 +63,15 @@ ContainerInfo MetadataCache::Lookup(const cgroup::ContainerRef& ref) {
   return merged;
 }
 
+void MetadataCache::RefreshAll() {
+  {
+    std::lock_guard lock(mutex_);
+    for (Slot& slot : slots_) slot.next_fetch = Clock::time_point{};
+    ++refresh_requests_;
+  }
+  wake_.notify_all();
+}
+
 std::vector<std::pair<std::string, uint64_t>> MetadataCache::Errors() const {
   std::lock_guard lock(mutex_);
   std::vector<std::pair<std::string, uint64_t>> errors;

@@ -48,6 +48,12 @@ struct ListenAddress {
 };
 std::optional<ListenAddress> ParseListenAddress(const std::string& text);
 
+// Parses the address and binds it once, so a start-up can refuse a bad or taken address before
+// it loads anything. nullopt with the reason ("cannot listen on …: Address already in use") in
+// *error. Server::Start checks again: the address can be taken in between.
+std::optional<ListenAddress> CheckListenAddress(const std::string& listen_address,
+                                                std::string* error);
+
 class Server {
  public:
   // Binds and starts serving. On failure (address taken, bad address) returns nullptr with a

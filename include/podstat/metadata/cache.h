@@ -40,6 +40,10 @@ class MetadataCache {
   // An unknown container id asks the refresh thread to look again soon.
   ContainerInfo Lookup(const cgroup::ContainerRef& ref);
 
+  // Fetches every provider again now, those in backoff included (SIGHUP: an operator who just
+  // fixed the runtime's socket should not wait out the backoff).
+  void RefreshAll();
+
   // Failed fetches per provider, cumulative.
   std::vector<std::pair<std::string, uint64_t>> Errors() const;
 

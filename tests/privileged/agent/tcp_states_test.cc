@@ -433,6 +433,9 @@ TEST(AgentStartupTest, ExitsNonZeroWhenPortIsTaken) {
   EXPECT_NE(output.find(agent.address()), std::string::npos)
       << "the error should name the address " << agent.address() << "; podstat said:\n"
       << output;
+  EXPECT_EQ(output.find("component=bpf"), std::string::npos)
+      << "the address must be refused before eBPF is loaded; podstat said:\n"
+      << output;
 }
 
 }  // namespace

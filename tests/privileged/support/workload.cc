@@ -697,13 +697,17 @@ uint16_t FreeTcpPort() {
   return ntohs(address.sin_port);
 }
 
-Agent::Agent(std::vector<std::string> extra_args, uint16_t port)
+Agent::Agent(std::vector<std::string> extra_args, uint16_t port, std::vector<std::string> launcher)
     : port_(port != 0 ? port : FreeTcpPort()) {
   const std::string binary = PODSTAT_BINARY;
   if (::access(binary.c_str(), X_OK) != 0) ThrowErrno("podstat binary " + binary);
 
-  std::vector<std::string> args = {binary, "--web.listen-address=" + address(), "--log.level=debug",
-                                   "--sample.max-age=0s"};
+  std::vector<std::string> args = std::move(launcher);
+  for (const std::string& arg :
+       {binary, "--web.listen-address=" + address(), std::string("--log.level=debug"),
+        std::string("--sample.max-age=0s")}) {
+    args.push_back(arg);
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
@@ -727,8 +731,8 @@ Agent::Agent(std::vector<std::string> extra_args, uint16_t port)
       ::_exit(127);
     }
     ::close_range(3, std::numeric_limits<unsigned>::max(), 0);
-    ::execv(argv[0], argv.data());
-    static const char kMessage[] = "exec of the podstat binary failed\n";
+    ::execvp(argv[0], argv.data());  // a launcher is looked up in PATH; podstat's path is absolute
+    static const char kMessage[] = "exec of the podstat binary (or its launcher) failed\n";
     [[maybe_unused]] ssize_t ignored = ::write(2, kMessage, sizeof kMessage - 1);
     ::_exit(127);
   }

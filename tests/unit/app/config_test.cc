@@ -35,6 +35,18 @@ TEST(Flags, BothValueForms) {
   EXPECT_EQ(config->bpf_tracepoint_type, "raw_tp");
 }
 
+// A period of 0 made its loop spin (--sample.interval=0s); only --sample.max-age may be 0.
+TEST(Flags, PeriodsMustBePositive) {
+  for (const char* flag :
+       {"--sample.interval=0s", "--metadata.refresh-interval=0ms", "--bpf.reconcile-interval=0s",
+        "--receiver.ttl=0s", "--remote-write.interval=0s", "--sample.interval=50ms"}) {
+    std::string error;
+    EXPECT_FALSE(Parse({flag}, &error)) << flag;
+    EXPECT_NE(error.find("must be at least"), std::string::npos) << flag << ": " << error;
+  }
+  EXPECT_TRUE(Parse({"--sample.interval=100ms", "--sample.max-age=0s"}));
+}
+
 TEST(Flags, NegationAndHelp) {
   EXPECT_FALSE(Parse({"--bpf.pin", "--no-bpf.pin"})->bpf_pin);
   EXPECT_TRUE(Parse({"-h"})->help);

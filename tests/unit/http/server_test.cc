@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <stdexcept>
+
 namespace podstat::http {
 namespace {
 
@@ -43,6 +45,8 @@ class ServerTest : public ::testing::Test {
            return Response{
                201, "text/plain", r.body + "|" + r.headers.at("x-test"), {{"X-Reply", "yes"}}};
          }},
+        {"/throws", "GET",
+         [](const Request&) -> Response { throw std::runtime_error("handler bug"); }},
     };
     std::string error;
     server_ = Server::Start("127.0.0.1:0", std::move(routes), logger_, &error);
@@ -52,6 +56,25 @@ class ServerTest : public ::testing::Test {
   Logger logger_{LogLevel::kError};
   std::unique_ptr<Server> server_;
 };
+
+// Before: the exception escaped into civetweb's worker and std::terminate ended the agent.
+TEST_F(ServerTest, HandlerExceptionIs500AndTheServerKeepsServing) {
+  const auto failed = Fetch(server_->port(), "GET /throws HTTP/1.0\r\n\r\n");
+  EXPECT_TRUE(failed.starts_with("HTTP/1.1 500")) << failed;
+  const auto again = Fetch(server_->port(), "GET /throws HTTP/1.0\r\n\r\n");
+  EXPECT_TRUE(again.starts_with("HTTP/1.1 500")) << again;
+  const auto get = Fetch(server_->port(), "GET /metrics HTTP/1.0\r\n\r\n");
+  EXPECT_TRUE(get.starts_with("HTTP/1.1 200")) << get;
+}
+
+TEST_F(ServerTest, CheckListenAddressRefusesNonsenseAndATakenPort) {
+  std::string error;
+  EXPECT_FALSE(CheckListenAddress("localhost", &error));
+  EXPECT_NE(error.find("invalid --web.listen-address"), std::string::npos) << error;
+  EXPECT_FALSE(CheckListenAddress("127.0.0.1:" + std::to_string(server_->port()), &error));
+  EXPECT_NE(error.find("Address already in use"), std::string::npos) << error;
+  EXPECT_TRUE(CheckListenAddress("127.0.0.1:0", &error)) << error;
+}
 
 TEST_F(ServerTest, RoutesGetAndPost) {
   const auto get = Fetch(server_->port(), "GET /metrics HTTP/1.0\r\n\r\n");

@@ -2,6 +2,7 @@
 // listener, wait for a signal, shut down in reverse order.
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -18,6 +19,7 @@
 #include "podstat/app/config.h"
 #include "podstat/app/remote_write_bridge.h"
 #include "podstat/app/sampler.h"
+#include "podstat/cgroup/namespace.h"
 #include "podstat/cgroup/resolver.h"
 #include "podstat/cgroupfs/stats.h"
 #include "podstat/http/server.h"
@@ -25,10 +27,12 @@
 #include "podstat/metadata/provider.h"
 #include "podstat/metrics/families.h"
 #include "podstat/netlink/sock_diag.h"
+#include "podstat/privilege/capabilities.h"
 #include "podstat/remote_write/receiver.h"
 #include "podstat/remote_write/relay_store.h"
 #include "podstat/remote_write/sender.h"
 #include "podstat/util/build_info.h"
+#include "podstat/util/file.h"
 #include "podstat/util/log.h"
 
 #ifdef PODSTAT_HAVE_BPF
@@ -66,6 +70,35 @@ bpf::TaskCpuOptions CpuOptions(const Config& config, size_t cgroups_now) {
 }
 #endif
 
+// The soft open-files limit up to the hard one: sock_diag rounds hold a netlink socket per
+// network namespace, the HTTP server one per client, and 1024 (a common soft default) is
+// reached on a node with a few hundred pods.
+void RaiseOpenFileLimit(Logger& logger) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    logger.Info("main", "open-files limit raised from ", before, " to its hard limit ",
+                limit.rlim_max);
+  } else {
+    logger.Warn("main", "could not raise the open-files limit from ", before, ": ",
+                ErrnoMessage(errno));
+  }
+}
+
+// After every program is attached: only the capabilities the running agent needs stay.
+void DropCapabilities(const Config& config, Logger& logger) {
+  std::string error;
+  if (!privilege::DropToLifetimeNeeds(config.paths.procfs, &error)) {
+    logger.Warn("main", "capabilities not dropped (", error, "); running with ",
+                privilege::DescribeEffective());
+    return;
+  }
+  logger.Info("main", "eBPF loaded and attached; capabilities reduced to ",
+              privilege::DescribeEffective(), " for the agent's life (see --help: Capabilities)");
+}
+
 // Lists sockets of one protocol in podstat's own network namespace, as seeding and
 // reconciliation do in every namespace. Empty when that works, else why not.
 std::string ProbeSockDiag(uint8_t protocol, const char* modules) {
@@ -100,6 +133,15 @@ int RunCheck(const Config& config, Logger& logger) {
                                             ? ", else v1 cpuacct (" + *hierarchies.v1_cpuacct + ")"
                                             : std::string()));
   }
+  const auto missing_capabilities = privilege::MissingNeeds();
+  std::string missing_names;
+  for (const privilege::CapabilityNeed& need : missing_capabilities) {
+    if (need.optional) continue;
+    missing_names += (missing_names.empty() ? "" : ", ") + std::string(need.name);
+    problems.push_back(std::string("no ") + need.name + " (to " + need.used_for +
+                       "): " + need.without);
+  }
+  line("capabilities", missing_names.empty() ? "every one needed" : "MISSING " + missing_names);
   // sock_diag: seeding (sockets older than the agent) and reconciliation, TCP and UDP.
   for (const auto& [name, protocol, modules] :
        {std::tuple{"sock_diag TCP", uint8_t{IPPROTO_TCP}, "inet_diag, tcp_diag"},
@@ -123,9 +165,6 @@ int RunCheck(const Config& config, Logger& logger) {
                              : "none at /sys/fs/bpf (needed only for --bpf.pin)");
   if (!config.bpf) {
     line("eBPF", "off (--no-bpf): every source from /proc and cgroup files");
-  } else if (::geteuid() != 0) {
-    line("eBPF", "not tried: not root");
-    problems.push_back("not root: the agent needs root (or CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)");
   } else {
     bpf::SockStateOptions options = BpfOptions(config, 0);
     options.pin_dir.clear();  // a check leaves no pins behind
@@ -200,14 +239,30 @@ int Run(const Config& config) {
     return RunCheck(config, check_logger);
   }
 
-  if (::geteuid() != 0) {
-    logger.Error("main",
-                 "podstat must run as root (it loads eBPF programs, reads every "
-                 "process's /proc entries and enters network namespaces); try sudo, or "
-                 "--check to see what this kernel supports");
+  // Flags that can be wrong are refused before anything is loaded or started.
+  std::string error;
+  if (!http::CheckListenAddress(config.listen_address, &error)) {
+    logger.Error("main", error);
+    return http::ParseListenAddress(config.listen_address) ? kExitFailure : kExitUsage;
+  }
+  // First, while podstat has one thread: setns() and capability changes apply per thread.
+  const cgroup::CgroupNamespaceOutcome cgroupns = cgroup::EnsureHostCgroupNamespace(config.paths);
+  if (cgroupns.kind == cgroup::CgroupNamespaceOutcome::Kind::kFailed) {
+    logger.Error("main", cgroupns.detail);
     return kExitFailure;
   }
-  std::string error;
+  if (cgroupns.kind == cgroup::CgroupNamespaceOutcome::Kind::kEntered) {
+    logger.Info("main", cgroupns.detail);
+  }
+  logger.Info("main", "capabilities at start: ", privilege::DescribeEffective());
+  for (const privilege::CapabilityNeed& need : privilege::MissingNeeds()) {
+    if (need.optional) {
+      logger.Info("main", "no ", need.name, " (to ", need.used_for, "): ", need.without);
+    } else {
+      logger.Warn("main", "no ", need.name, " (to ", need.used_for, "): ", need.without);
+    }
+  }
+  RaiseOpenFileLimit(logger);
   const auto cgroup_root = cgroup::FindCgroup2Root(config.paths, &error);
   if (!cgroup_root) {
     logger.Error("main", error);
@@ -216,34 +271,20 @@ int Run(const Config& config) {
   logger.Info("main", "podstat ", build_info::kVersion, " (", build_info::kRevision,
               ") starting; cgroup v2 hierarchy at ", *cgroup_root);
 
-  // Block the shutdown signals before any thread starts, so every thread inherits the mask and
-  // sigwait below is the only receiver.
+  // Block the shutdown and reload signals before any thread starts, so every thread inherits
+  // the mask and sigwait below is the only receiver.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
-
-  std::vector<std::unique_ptr<metadata::Provider>> providers;
-  if (!config.docker_endpoint.empty()) {
-    providers.push_back(metadata::MakeDockerProvider(config.docker_endpoint));
-  }
-  providers.push_back(metadata::MakeKubeletLayoutProvider(config.paths));
-  metadata::MetadataCache metadata(
-      std::move(providers),
-      {config.metadata_refresh, std::chrono::seconds(1), std::chrono::seconds(60)}, logger);
-  logger.Info("main", "container names from ",
-              config.docker_endpoint.empty() ? "" : "Docker at " + config.docker_endpoint + " and ",
-              "the kubelet layout under ", config.paths.Root("var/log/pods"));
-  // The first scrape should already carry names: give the providers a moment, not a veto.
-  metadata.WaitForFirstRound(std::chrono::seconds(3));
 
   Collector::Options collector_options;
   collector_options.paths = config.paths;
   collector_options.cgroup_root = *cgroup_root;
   collector_options.reconcile_interval = config.bpf_reconcile_interval;
-  collector_options.metadata = &metadata;
   collector_options.collect_cpu = config.collect_cpu;
   collector_options.collect_memory = config.collect_memory;
   collector_options.process_top = config.collect_process ? config.process_top : 0;
@@ -285,10 +326,33 @@ int Run(const Config& config) {
                   "container_cpu_runqueue_wait_seconds_total is not exported");
     }
   }
+#else
+  logger.Warn("main", "built without BPF: TCP states and socket counts come from /proc");
+#endif
+  // Everything that needs CAP_BPF, CAP_PERFMON or CAP_NET_ADMIN is loaded and attached; from
+  // here on the maps are used through their fds. Still one thread: keep only what the running
+  // agent needs (privilege::Needs() says which and why) before any thread, the HTTP server's
+  // included, starts.
+  DropCapabilities(config, logger);
+  std::vector<std::unique_ptr<metadata::Provider>> providers;
+  if (!config.docker_endpoint.empty()) {
+    providers.push_back(metadata::MakeDockerProvider(config.docker_endpoint));
+  }
+  providers.push_back(metadata::MakeKubeletLayoutProvider(config.paths));
+  metadata::MetadataCache metadata(
+      std::move(providers),
+      {config.metadata_refresh, std::chrono::seconds(1), std::chrono::seconds(60)}, logger);
+  logger.Info("main", "container names from ",
+              config.docker_endpoint.empty() ? "" : "Docker at " + config.docker_endpoint + " and ",
+              "the kubelet layout under ", config.paths.Root("var/log/pods"));
+  // The first scrape should already carry names: give the providers a moment, not a veto.
+  metadata.WaitForFirstRound(std::chrono::seconds(3));
+
+  collector_options.metadata = &metadata;
+#ifdef PODSTAT_HAVE_BPF
   auto collector = std::make_unique<Collector>(collector_options, std::move(program),
                                                std::move(cpu_program), logger);
 #else
-  logger.Warn("main", "built without BPF: TCP states and socket counts come from /proc");
   auto collector = std::make_unique<Collector>(collector_options, logger);
 #endif
   Sampler sampler([&collector] { return collector->Collect(); }, config.sample_interval);
@@ -439,7 +503,15 @@ int Run(const Config& config) {
   }
 
   int received = 0;
-  sigwait(&signals, &received);
+  for (;;) {
+    sigwait(&signals, &received);
+    if (received != SIGHUP) break;
+    // Flags are fixed for the process's life; what can be re-read is re-read.
+    logger.Info("main",
+                "received SIGHUP: re-reading container names from every provider now (flags "
+                "take a restart to change)");
+    metadata.RefreshAll();
+  }
   logger.Info("main", "received ", received == SIGTERM ? "SIGTERM" : "SIGINT", ", shutting down");
   if (pusher.joinable()) {
     {
