@@ -3,8 +3,10 @@
 #include <linux/capability.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/utsname.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 
@@ -24,6 +26,15 @@ bool HasEffective(cap_t caps, int capability) {
          value == CAP_SET;
 }
 
+// Kernels before 5.11 charge eBPF maps to RLIMIT_MEMLOCK (later ones to the memory cgroup), and
+// libbpf raises that limit, which takes CAP_SYS_RESOURCE: there, it is not optional.
+bool MapsChargedToMemlock() {
+  utsname name{};
+  int major = 0, minor = 0;
+  if (::uname(&name) != 0 || std::sscanf(name.release, "%d.%d", &major, &minor) != 2) return true;
+  return major < 5 || (major == 5 && minor < 11);
+}
+
 }  // namespace
 
 const std::vector<CapabilityNeed>& Needs() {
@@ -40,7 +51,7 @@ const std::vector<CapabilityNeed>& Needs() {
        "raise RLIMIT_MEMLOCK (kernels before 5.11 charge eBPF maps to it) and RLIMIT_NOFILE "
        "beyond its hard limit",
        "maps may fail to load on kernels before 5.11; open files stay within the hard limit", false,
-       /*optional=*/true},
+       /*optional=*/!MapsChargedToMemlock()},
       {CAP_SYS_ADMIN, "cap_sys_admin",
        "setns() into each network namespace for sock_diag (seeding and reconciling socket "
        "counts) and into the host's cgroup namespace; mount bpffs for --bpf.pin; eBPF on "
