@@ -184,9 +184,12 @@ struct HttpResponse {
 //   --web.listen-address=127.0.0.1:<port> --log.level=debug --sample.max-age=0s <extra_args>
 // on a free port (or the given one), stdout and stderr captured to a temp file. The destructor
 // sends SIGTERM (SIGKILL after 5 s), reaps, and prints the captured output if the test failed.
+// Capabilities in `dropped_capabilities` (CAP_* numbers) are removed from the bounding set before
+// the exec, so the agent, still uid 0, runs without them.
 class Agent {
  public:
-  explicit Agent(std::vector<std::string> extra_args = {}, uint16_t port = 0);
+  explicit Agent(std::vector<std::string> extra_args = {}, uint16_t port = 0,
+                 std::vector<int> dropped_capabilities = {});
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
