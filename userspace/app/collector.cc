@@ -207,8 +207,15 @@ std::unordered_map<uint64_t, Collector::NamespaceData> Collector::ReadNamespaces
   return by_cgroup;
 }
 
+std::optional<cgroup::ContainerRef> Collector::ContainerOf(const std::string& path) const {
+  if (!options_.metadata) return cgroup::ParseContainerPath(path);
+  return cgroup::ParseContainerPath(path, [this](const cgroup::ContainerRef& nested) {
+    return options_.metadata->ReportsAt(nested);
+  });
+}
+
 std::pair<std::string, model::ContainerLabels> Collector::Identify(const std::string& path) {
-  const auto ref = cgroup::ParseContainerPath(path);
+  const auto ref = ContainerOf(path);
   if (!ref) return {path, {}};
   model::ContainerLabels labels;
   labels.container_id = ref->container_id;
@@ -424,7 +431,7 @@ model::Snapshot Collector::Collect() {
   // hierarchical and include them.
   if (walk_hierarchy) {
     resolver_.ForEach([&](uint64_t id, const std::string& path) {
-      const auto ref = cgroup::ParseContainerPath(path);
+      const auto ref = ContainerOf(path);
       if (path != "/" && (!ref || ref->cgroup_path != path)) return;
       std::optional<model::CgroupCpu> cpu;
       std::optional<model::CgroupMemory> memory;

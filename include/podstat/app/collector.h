@@ -71,6 +71,9 @@ class Collector {
   bool BpfCountsTcp() const;
   bool BpfCountsSockets() const;
   std::optional<uint64_t> CgroupIdOfPath(const std::string& path) const;
+  // The container (or pod) a cgroup path belongs to; a container id nested in another's cgroup
+  // only where the metadata says the runtime put it there.
+  std::optional<cgroup::ContainerRef> ContainerOf(const std::string& path) const;
   // The folded path and the labels of a cgroup path: its container's own cgroup and names.
   std::pair<std::string, model::ContainerLabels> Identify(const std::string& path);
 

@@ -40,6 +40,10 @@ class MetadataCache {
   // An unknown container id asks the refresh thread to look again soon.
   ContainerInfo Lookup(const cgroup::ContainerRef& ref);
 
+  // Whether a provider reports the container ref.container_id at exactly ref.cgroup_path (see
+  // ContainerInfo::cgroup_path): the test for trusting a container id nested in another's cgroup.
+  bool ReportsAt(const cgroup::ContainerRef& ref) const;
+
   // Failed fetches per provider, cumulative.
   std::vector<std::pair<std::string, uint64_t>> Errors() const;
 

@@ -187,6 +187,38 @@ TEST(AgentCpuFoldingTest, PodAndRootCountersSurviveTheRemovalOfAContainerCgroup)
   EXPECT_NEAR(pod_last, KernelUsage(pod_dir), 0.1 * KernelUsage(pod_dir));
 }
 
+// A container that makes a sub-cgroup named after another container's id: the usage in it is
+// the outer container's (as cgroup accounting counts it), never labelled with the other id.
+TEST(AgentCpuFoldingTest, ASubCgroupNamedAfterAnotherContainerStaysTheOuterContainers) {
+  PODSTAT_REQUIRE_PRIVILEGES();
+  TestCgroup base;
+  CgroupTree tree(base);
+  const std::string outer = RandomHex(64), victim = RandomHex(64);
+  const std::string outer_dir = tree.Make("docker/" + outer);
+  const std::string impostor_dir = tree.Make("docker/" + outer + "/" + victim);
+
+  Agent agent;
+  ASSERT_TRUE(agent.WaitHealthy()) << agent.Stderr();
+  BurnIn(impostor_dir, 300ms);
+  std::vector<Sample> samples;
+  PollUntil(
+      [&] {
+        samples = ParseExposition(agent.Scrape());
+        return FindSample(samples, "container_cpu_usage_seconds_total", {{"container_id", outer}})
+                   .value_or(0) >= 0.25;
+      },
+      kConditionTimeout, 50ms);
+  const auto outer_cpu =
+      FindSample(samples, "container_cpu_usage_seconds_total", {{"container_id", outer}});
+  EXPECT_GE(outer_cpu.value_or(0), 0.25) << "the outer container lacks the time used below it";
+  EXPECT_EQ(CpuOf(samples, outer_dir.substr(CgroupV2Mount().size())), outer_cpu);
+  for (const Sample& sample : samples) {
+    const auto label = sample.labels.find("container_id");
+    EXPECT_FALSE(label != sample.labels.end() && label->second == victim)
+        << sample.name << " is labelled with the id a sub-cgroup was named after";
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // ps_cpu_cgroups as the agent holds it, found through its file descriptors.
 
