@@ -75,7 +75,8 @@ class CgroupTree {
   std::string Make(const std::string& relative) {
     std::string dir = base_.dir();
     for (const auto& part : std::filesystem::path(relative)) {
-      dir += "/" + part.string();
+      dir += '/';  // appended in place: `"/" + string` trips GCC 12's false -Wrestrict (PR 105329)
+      dir += part.string();
       if (::mkdir(dir.c_str(), 0755) == 0) {
         made_.push_back(dir);
       } else if (errno != EEXIST) {
@@ -185,6 +186,18 @@ TEST(AgentCpuFoldingTest, PodAndRootCountersSurviveTheRemovalOfAContainerCgroup)
   }
   EXPECT_GE(pod_last, 0.9) << "the pod lost its container's CPU time";
   EXPECT_NEAR(pod_last, KernelUsage(pod_dir), 0.1 * KernelUsage(pod_dir));
+
+  // Then the pod goes too: the time folded into it moves on up.
+  tree.Remove(pod_dir);
+  for (int scrape = 0; scrape < 2; ++scrape) {
+    const std::vector<Sample> after = ParseExposition(agent.Scrape());
+    EXPECT_FALSE(CpuOf(after, pod_id)) << "the removed pod is still reported";
+    const double root_now = CpuOf(after, "/").value_or(-1);
+    std::printf("scrape %d after the pod's rmdir: root %.3f -> %.3f\n", scrape, root_last,
+                root_now);
+    EXPECT_GE(root_now, root_last) << "the root's counter went down";
+    root_last = root_now;
+  }
 }
 
 // A container that makes a sub-cgroup named after another container's id: the usage in it is
