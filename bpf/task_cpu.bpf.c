@@ -73,7 +73,9 @@ struct {
  *   key:   struct ps_cpu_cgroup_key (cgroup v2 id of the thread switched out)
  *   value: struct ps_cgroup_cpu, per CPU (on-CPU and run-queue wait time, ns, since attach)
  *   inserted by: sched_switch, when a cgroup's first slice ends on any CPU.
- *   deleted by:  userspace (TaskCpuProgram::DeleteCgroup), once the cgroup directory is gone.
+ *   deleted by:  userspace (TaskCpuProgram::DeleteCgroup), once the cgroup directory is proven
+ *                gone (kernfs handle, or a complete walk after the entry was read); its final
+ *                totals are then kept on its nearest remaining ancestor (app/collector.cc).
  *   size: set before load from --bpf.max-cgroups (default 8192). A per-CPU hash: 16 bytes x CPUs
  *   per entry, and no atomic adds on the hottest path in the kernel.
  */

@@ -18,8 +18,7 @@ if [[ "${1:-}" != "--build-only" ]]; then
   packages+=(prometheus)                  # promtool, to lint the exposition in tests
   packages+=(docker.io busybox-static)    # real containers for the e2e tests (tests/e2e)
   packages+=(iptables)                    # packet loss for the TCP retransmit tests (no netem here)
-  packages+=(libcap2-bin util-linux)      # capsh and unshare: the agent under a reduced capability
-                                          # set and in a private cgroup namespace
+  packages+=(util-linux)                  # unshare: the agent in a private cgroup namespace
 fi
 if [[ "${1:-}" == "--matrix" ]]; then
   # Debian kernels booted under TCG, an initramfs built with cpio, modules unpacked with xz/zstd.

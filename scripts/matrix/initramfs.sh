@@ -4,7 +4,7 @@
 #
 #   initramfs.sh base BUILD_DIR SOURCE_DIR OUT.cpio.gz
 #       busybox, /init (guest-init.sh), podstat, the privileged test binary, bpftool, ss,
-#       nsenter, unshare, capsh, promtool, iptables and every shared library they load, and the test
+#       nsenter, unshare, promtool, iptables and every shared library they load, and the test
 #       fixtures. The build's files keep their absolute paths, because the test binary has the
 #       podstat binary's and the fixtures' paths compiled in.
 #   initramfs.sh modules MODULES_DIR OUT.cpio.gz
@@ -61,7 +61,7 @@ build_base() {
     [ -x "$tool" ] || { log "missing $tool: build it first"; return 1; }
     stage_elf "$root" "$tool"
   done
-  for tool in bpftool ss nsenter unshare capsh ip iptables-legacy ip6tables-legacy; do
+  for tool in bpftool ss nsenter unshare ip iptables-legacy ip6tables-legacy; do
     local path
     path=$(command -v "$tool" || true)
     [ -n "$path" ] && stage_elf "$root" "$path"

@@ -207,8 +207,15 @@ std::unordered_map<uint64_t, Collector::NamespaceData> Collector::ReadNamespaces
   return by_cgroup;
 }
 
+std::optional<cgroup::ContainerRef> Collector::ContainerOf(const std::string& path) const {
+  if (!options_.metadata) return cgroup::ParseContainerPath(path);
+  return cgroup::ParseContainerPath(path, [this](const cgroup::ContainerRef& nested) {
+    return options_.metadata->ReportsAt(nested);
+  });
+}
+
 std::pair<std::string, model::ContainerLabels> Collector::Identify(const std::string& path) {
-  const auto ref = cgroup::ParseContainerPath(path);
+  const auto ref = ContainerOf(path);
   if (!ref) return {path, {}};
   model::ContainerLabels labels;
   labels.container_id = ref->container_id;
@@ -224,40 +231,96 @@ std::pair<std::string, model::ContainerLabels> Collector::Identify(const std::st
 }
 
 #ifdef PODSTAT_HAVE_BPF
+namespace {
+
+// "/a/b" -> "/a", "/a" -> "/", "/" -> "/".
+std::string_view ParentPath(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == 0 || slash == std::string_view::npos ? std::string_view("/")
+                                                       : path.substr(0, slash);
+}
+
+}  // namespace
+
+void Collector::FoldDeparted(const std::string& path, const CpuTime& totals) {
+  std::string holder(ParentPath(path));
+  while (holder != "/" && !CgroupIdOfPath(holder)) holder = ParentPath(holder);
+  CpuTime& folded = cpu_departed_[holder];
+  folded.on_cpu_ns += totals.on_cpu_ns;
+  folded.wait_ns += totals.wait_ns;
+}
+
 void Collector::AddBpfCpu(std::map<std::string, model::CgroupStats>& by_path,
                           model::Snapshot& /*snapshot*/) {
   std::vector<bpf::TaskCpuProgram::CgroupCpuTotals> totals;
   std::string error;
+  const auto read_at = cgroup::CgroupResolver::Clock::now();
   if (!cpu_program_->ReadCgroupTotals(totals, &error)) {
     logger_.Warn("bpf", "reading CPU totals: ", error, "; keeping cgroup accounting");
     return;
   }
-  struct Sum {
-    uint64_t on_cpu_ns = 0, wait_ns = 0;
-  };
-  std::map<std::string, Sum, std::less<>> sums;  // only for paths that are reported
+  ++cpu_reads_;
+  std::map<std::string, CpuTime, std::less<>> sums;  // only for paths that are reported
   for (const auto& [path, entry] : by_path) {
     if (entry.cpu) sums[path];
   }
-  for (const auto& total : totals) {
-    const auto path = resolver_.Resolve(total.cgroup_id);
-    if (!path) {
-      // Gone for certain (the kernfs handle said so): its counters can never grow again.
-      if (resolver_.handles_supported()) cpu_program_->DeleteCgroup(total.cgroup_id);
-      continue;
-    }
-    // Charge the cgroup and every reported ancestor: "/a/b/c" -> "/a/b/c", "/a/b", "/a", "/".
-    std::string_view prefix = *path;
+  // Charge a cgroup and every reported ancestor: "/a/b/c" -> "/a/b/c", "/a/b", "/a", "/".
+  auto charge = [&sums](std::string_view prefix, const CpuTime& time) {
     for (;;) {
       if (const auto it = sums.find(prefix); it != sums.end()) {
-        it->second.on_cpu_ns += total.on_cpu_ns;
-        it->second.wait_ns += total.runqueue_wait_ns;
+        it->second.on_cpu_ns += time.on_cpu_ns;
+        it->second.wait_ns += time.wait_ns;
       }
       if (prefix == "/") break;
-      const size_t slash = prefix.rfind('/');
-      prefix = slash == 0 ? std::string_view("/") : prefix.substr(0, slash);
+      prefix = ParentPath(prefix);
+    }
+  };
+
+  // Folded time whose holder has gone too moves up to the nearest ancestor still there.
+  std::map<std::string, CpuTime, std::less<>> departed;
+  departed.swap(cpu_departed_);
+  for (const auto& [path, time] : departed) {
+    if (path == "/" || CgroupIdOfPath(path)) {
+      CpuTime& kept = cpu_departed_[path];
+      kept.on_cpu_ns += time.on_cpu_ns;
+      kept.wait_ns += time.wait_ns;
+    } else {
+      FoldDeparted(path, time);
     }
   }
+
+  for (const auto& total : totals) {
+    CpuEntry& entry =
+        cpu_entries_.try_emplace(total.cgroup_id, CpuEntry{read_at, {}, {}, 0}).first->second;
+    entry.read_in = cpu_reads_;
+    const CpuTime now{total.on_cpu_ns, total.runqueue_wait_ns};
+    if (const auto path = resolver_.Resolve(total.cgroup_id)) {
+      entry.path = *path;
+      entry.totals = now;
+      charge(*path, now);
+      continue;
+    }
+    if (resolver_.CertainlyGone(total.cgroup_id, entry.first_read)) {
+      // No task runs in a removed cgroup: the map holds its final totals. They stay with its
+      // ancestors; the entry goes (by handle, or because a full walk since no longer finds it).
+      if (!entry.path.empty()) FoldDeparted(entry.path, now);
+      cpu_program_->DeleteCgroup(total.cgroup_id);
+      cpu_entries_.erase(total.cgroup_id);
+      continue;
+    }
+    // Not found but not proven gone (made since the last walk, or gone but not yet proven): one
+    // seen before still counts where it was, so its ancestors do not dip meanwhile.
+    if (!entry.path.empty()) charge(entry.path, now);
+  }
+  // Entries no longer in the map (deleted elsewhere): their last totals stay with the ancestors.
+  std::erase_if(cpu_entries_, [&](const auto& id_entry) {
+    const CpuEntry& entry = id_entry.second;
+    if (entry.read_in == cpu_reads_) return false;
+    if (!entry.path.empty()) FoldDeparted(entry.path, entry.totals);
+    return true;
+  });
+  for (const auto& [path, time] : cpu_departed_) charge(path, time);
+
   const bool wait_supported = cpu_program_->runqueue_wait_supported();
   std::erase_if(cpu_offsets_, [&](const auto& entry) { return !sums.contains(entry.first); });
   for (auto& [path, sum] : sums) {
@@ -368,7 +431,7 @@ model::Snapshot Collector::Collect() {
   // hierarchical and include them.
   if (walk_hierarchy) {
     resolver_.ForEach([&](uint64_t id, const std::string& path) {
-      const auto ref = cgroup::ParseContainerPath(path);
+      const auto ref = ContainerOf(path);
       if (path != "/" && (!ref || ref->cgroup_path != path)) return;
       std::optional<model::CgroupCpu> cpu;
       std::optional<model::CgroupMemory> memory;

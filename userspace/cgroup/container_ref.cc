@@ -148,20 +148,16 @@ std::string JoinPrefix(const std::vector<std::string_view>& components, size_t c
 
 }  // namespace
 
-std::optional<ContainerRef> ParseContainerPath(std::string_view cgroup_path) {
+std::optional<ContainerRef> ParseContainerPath(std::string_view cgroup_path,
+                                               const RuntimeReportsAt& runtime_reports_at) {
   const std::vector<std::string_view> components = SplitFields(cgroup_path, "/");
-  // The deepest container component wins: in nested setups (kind, docker-in-docker) the outer
-  // container's id appears higher up the path.
-  for (size_t i = components.size(); i-- > 0;) {
-    const std::string_view parent = i > 0 ? components[i - 1] : std::string_view();
-    const auto container = MatchContainer(components[i], parent);
-    if (!container) continue;
-    if (!container->is_container) return std::nullopt;  // conmon: a runtime helper
+  // The ref of the container named by components[i], with the nearest pod above it.
+  auto container_ref = [&components](size_t i, const ContainerMatch& container) {
     ContainerRef ref;
-    ref.runtime = container->runtime;
-    ref.container_id = container->id;
+    ref.runtime = container.runtime;
+    ref.container_id = container.id;
     ref.cgroup_path = JoinPrefix(components, i + 1);
-    for (size_t j = i; j-- > 0;) {  // the nearest pod above the container
+    for (size_t j = i; j-- > 0;) {
       const std::string_view pod_parent = j > 0 ? components[j - 1] : std::string_view();
       if (const auto pod = MatchPod(components[j], pod_parent)) {
         ref.pod_uid = pod->uid;
@@ -170,8 +166,29 @@ std::optional<ContainerRef> ParseContainerPath(std::string_view cgroup_path) {
       }
     }
     return ref;
+  };
+  auto match_at = [&components](size_t i) {
+    const std::string_view parent = i > 0 ? components[i - 1] : std::string_view();
+    return MatchContainer(components[i], parent);
+  };
+
+  for (size_t outer = 0; outer < components.size(); ++outer) {
+    const auto container = match_at(outer);
+    if (!container) continue;
+    if (!container->is_container) return std::nullopt;  // conmon: a runtime helper
+    // Deeper container ids, deepest first: only one the runtime reports right there counts.
+    if (runtime_reports_at) {
+      for (size_t inner = components.size(); --inner > outer;) {
+        const auto nested = match_at(inner);
+        if (!nested || !nested->is_container) continue;
+        ContainerRef ref = container_ref(inner, *nested);
+        if (runtime_reports_at(ref)) return ref;
+      }
+    }
+    return container_ref(outer, *container);
   }
-  for (size_t i = components.size(); i-- > 0;) {
+  // Pod-level cgroups: the outermost pod, for the same reason.
+  for (size_t i = 0; i < components.size(); ++i) {
     const std::string_view parent = i > 0 ? components[i - 1] : std::string_view();
     if (const auto pod = MatchPod(components[i], parent)) {
       ContainerRef ref;

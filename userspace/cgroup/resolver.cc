@@ -108,10 +108,28 @@ std::optional<std::string> CgroupResolver::Resolve(uint64_t id) {
   return std::nullopt;
 }
 
+bool CgroupResolver::CertainlyGone(uint64_t id, Clock::time_point existed_at) {
+  if (handles_supported_) {
+    std::string path;
+    switch (LookupByHandle(id, &path)) {
+      case HandleResult::kFound:
+        return false;
+      case HandleResult::kAbsent:
+        return true;
+      case HandleResult::kUnsupported:
+        break;  // refused just now: the walk decides
+    }
+  }
+  return last_walk_complete_ && last_rescan_ > existed_at && !paths_.contains(id);
+}
+
 size_t CgroupResolver::Rescan() {
   last_rescan_ = Clock::now();
   ++rescans_;
   ExpireNegatives(last_rescan_);
+  // A directory that cannot be read (EMFILE, EACCES...) hides its subtree: then this walk proves
+  // nothing about ids it did not find.
+  bool complete = true;
 
   std::unordered_map<uint64_t, std::string> found;
   // Iterative walk with one open directory fd per level at most; fstatat on each child.
@@ -124,15 +142,27 @@ size_t CgroupResolver::Rescan() {
     stack.pop_back();
     const std::string full = current.path == "/" ? root_ : root_ + current.path;
     UniqueFd dir_fd(::open(full.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dir_fd) continue;  // removed while we walked
+    if (!dir_fd) {
+      if (errno != ENOENT) complete = false;  // else removed while we walked
+      continue;
+    }
     struct stat st {};
-    if (::fstat(dir_fd.get(), &st) != 0) continue;
+    if (::fstat(dir_fd.get(), &st) != 0) {
+      complete = false;
+      continue;
+    }
     found.emplace(st.st_ino, current.path);
 
     DIR* dir = ::fdopendir(dir_fd.get());
-    if (!dir) continue;
+    if (!dir) {
+      complete = false;
+      continue;
+    }
     dir_fd.Release();  // now owned by dir
-    while (const dirent* entry = ::readdir(dir)) {
+    for (;;) {
+      errno = 0;  // readdir returns null at the end and on error; only an error sets errno
+      const dirent* entry = ::readdir(dir);
+      if (!entry) break;
       if (entry->d_type != DT_DIR) continue;  // cgroupfs always fills d_type
       const std::string_view name = entry->d_name;
       if (name == "." || name == "..") continue;
@@ -143,8 +173,10 @@ size_t CgroupResolver::Rescan() {
       child += name;
       stack.push_back({std::move(child)});
     }
+    if (errno != 0 && errno != ENOENT) complete = false;  // ENOENT: removed while being read
     ::closedir(dir);
   }
+  last_walk_complete_ = complete;
   paths_ = std::move(found);
   for (const auto& [id, path] : paths_) negative_.erase(id);
   return paths_.size();

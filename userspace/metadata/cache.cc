@@ -72,6 +72,18 @@ void MetadataCache::RefreshAll() {
   wake_.notify_all();
 }
 
+bool MetadataCache::ReportsAt(const cgroup::ContainerRef& ref) const {
+  std::lock_guard lock(mutex_);
+  for (const Slot& slot : slots_) {
+    const auto it = slot.catalog.containers.find(ref.container_id);
+    if (it != slot.catalog.containers.end() && !it->second.cgroup_path.empty() &&
+        it->second.cgroup_path == ref.cgroup_path) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::vector<std::pair<std::string, uint64_t>> MetadataCache::Errors() const {
   std::lock_guard lock(mutex_);
   std::vector<std::pair<std::string, uint64_t>> errors;

@@ -71,6 +71,9 @@ class Collector {
   bool BpfCountsTcp() const;
   bool BpfCountsSockets() const;
   std::optional<uint64_t> CgroupIdOfPath(const std::string& path) const;
+  // The container (or pod) a cgroup path belongs to; a container id nested in another's cgroup
+  // only where the metadata says the runtime put it there.
+  std::optional<cgroup::ContainerRef> ContainerOf(const std::string& path) const;
   // The folded path and the labels of a cgroup path: its container's own cgroup and names.
   std::pair<std::string, model::ContainerLabels> Identify(const std::string& path);
 
@@ -87,9 +90,28 @@ class Collector {
   // collection the difference is kept and added from then on, so usage continues the kernel's
   // count instead of starting at 0 (as TCP gauges start from sock_diag). Entries go with the path.
   std::map<std::string, int64_t, std::less<>> cpu_offsets_;
+  struct CpuTime {
+    uint64_t on_cpu_ns = 0, wait_ns = 0;
+  };
+  // Every cgroup id in ps_cpu_cgroups: when it was first read there (it existed then), where it
+  // last resolved, and its totals then.
+  struct CpuEntry {
+    cgroup::CgroupResolver::Clock::time_point first_read;
+    std::string path;  // empty until it resolves
+    CpuTime totals;
+    uint64_t read_in = 0;  // the last collection (cpu_reads_) that found it in the map
+  };
+  std::unordered_map<uint64_t, CpuEntry> cpu_entries_;
+  uint64_t cpu_reads_ = 0;
+  // The final totals of removed cgroups, kept on their nearest existing ancestor so that its
+  // counters (and those above it) do not drop when a child goes: the kernel keeps a removed
+  // child's time in its parent's cpu.stat too. Moved up when that ancestor goes in turn.
+  std::map<std::string, CpuTime, std::less<>> cpu_departed_;
   // Adds BPF on-CPU and run-queue time to every reported cgroup, hierarchically (a container's
   // sub-cgroups and a pod's containers count towards it, as cgroup accounting does).
   void AddBpfCpu(std::map<std::string, model::CgroupStats>& by_path, model::Snapshot& snapshot);
+  // Keeps a removed cgroup's totals on the nearest ancestor of `path` that still exists.
+  void FoldDeparted(const std::string& path, const CpuTime& totals);
 #endif
   std::optional<uint64_t> host_netns_;
   cgroupfs::Hierarchies hierarchies_;

@@ -2,6 +2,7 @@
 // container runtimes and the kubelet's cgroup drivers. Pure: a table of patterns over strings.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,10 +30,24 @@ struct ContainerRef {
   bool operator==(const ContainerRef&) const = default;
 };
 
-// The container a cgroup path (relative to a cgroup root, v1 or v2) belongs to: the deepest
-// path component that names one decides. nullopt for paths that are not containers (systemd
-// services, slices, the root, conmon and other runtime helpers), though pod-level cgroups such
-// as kubepods-burstable-pod<uid>.slice return a ref with pod_uid and no container_id.
-std::optional<ContainerRef> ParseContainerPath(std::string_view cgroup_path);
+// Whether the container runtime itself reports a container with ref.container_id at
+// ref.cgroup_path (a metadata provider that knows where the runtime put it). Pure callers pass
+// nothing: then no nested id is trusted.
+using RuntimeReportsAt = std::function<bool(const ContainerRef&)>;
+
+// The container a cgroup path (relative to a cgroup root, v1 or v2) belongs to. nullopt for paths
+// that are not containers (systemd services, slices, the root, conmon and other runtime helpers),
+// though pod-level cgroups such as kubepods-burstable-pod<uid>.slice return a ref with pod_uid
+// and no container_id.
+//
+// The outermost path component that names a container decides, and the nearest pod above it:
+// everything below a container's cgroup is the container's own doing. A container allowed to make
+// sub-cgroups (cgroup v2 delegation, docker-in-docker, kind nodes) could otherwise mkdir another
+// container's id, or a pod<uid> slice, inside itself and have its usage labelled as that
+// container's or pod's. A deeper id is taken only where `runtime_reports_at` confirms the runtime
+// put that container there (the deepest confirmed one wins); unconfirmed nested ids, legitimate
+// ones of an inner runtime included, fold into the outer container.
+std::optional<ContainerRef> ParseContainerPath(std::string_view cgroup_path,
+                                               const RuntimeReportsAt& runtime_reports_at = {});
 
 }  // namespace podstat::cgroup

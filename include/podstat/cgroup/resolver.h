@@ -47,6 +47,12 @@ class CgroupResolver {
   // Walks the hierarchy now and replaces the table; returns the number of cgroups found.
   size_t Rescan();
 
+  // Whether `id` certainly names no cgroup any more, so that state kept for it may be dropped:
+  // its kernfs handle says so, or (where handles are refused) a walk that began after
+  // `existed_at` and read every directory did not find it. Cgroup ids are never reused, so either
+  // is final. A cgroup made after the last walk is never "gone" (it may simply be new).
+  bool CertainlyGone(uint64_t id, Clock::time_point existed_at);
+
   const std::string& root() const { return root_; }
   // Every cgroup of the last walk, as (id, path).
   template <typename Visit>
@@ -57,6 +63,8 @@ class CgroupResolver {
   size_t cached() const { return paths_.size(); }
   size_t negative_cached() const { return negative_.size(); }
   uint64_t rescans() const { return rescans_; }
+  // Whether the last walk read every directory (none failed but for removal meanwhile).
+  bool last_walk_complete() const { return last_walk_complete_; }
 
  private:
   bool StillThere(uint64_t id, const std::string& path) const;
@@ -69,6 +77,7 @@ class CgroupResolver {
   std::unordered_map<uint64_t, std::string> paths_;
   std::unordered_map<uint64_t, Clock::time_point> negative_;  // id -> when it expires
   Clock::time_point last_rescan_{};
+  bool last_walk_complete_ = false;
   uint64_t rescans_ = 0;
   bool handles_supported_ = true;
   UniqueFd root_fd_;  // mount fd for open_by_handle_at

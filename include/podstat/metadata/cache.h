@@ -44,6 +44,10 @@ class MetadataCache {
   // fixed the runtime's socket should not wait out the backoff).
   void RefreshAll();
 
+  // Whether a provider reports the container ref.container_id at exactly ref.cgroup_path (see
+  // ContainerInfo::cgroup_path): the test for trusting a container id nested in another's cgroup.
+  bool ReportsAt(const cgroup::ContainerRef& ref) const;
+
   // Failed fetches per provider, cumulative.
   std::vector<std::pair<std::string, uint64_t>> Errors() const;
 

@@ -13,6 +13,11 @@ struct ContainerInfo {
   std::string namespace_;  // Kubernetes namespace
   std::string container;   // Kubernetes container name
   std::string pod_uid;
+  // The container's cgroup, relative to the cgroup v2 root, where the runtime itself reports it;
+  // empty when the provider does not know. Only a reported path lets a container id found nested
+  // inside another container's cgroup be trusted (cgroup::ParseContainerPath). Neither the Docker
+  // container list nor the kubelet's log layout carries it, so today no provider fills it in.
+  std::string cgroup_path;
   std::map<std::string, std::string> labels;  // runtime labels, for providers that have them
 
   bool operator==(const ContainerInfo&) const = default;

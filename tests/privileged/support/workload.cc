@@ -697,7 +697,8 @@ uint16_t FreeTcpPort() {
   return ntohs(address.sin_port);
 }
 
-Agent::Agent(std::vector<std::string> extra_args, uint16_t port, std::vector<std::string> launcher)
+Agent::Agent(std::vector<std::string> extra_args, uint16_t port,
+             std::vector<int> dropped_capabilities, std::vector<std::string> launcher)
     : port_(port != 0 ? port : FreeTcpPort()) {
   const std::string binary = PODSTAT_BINARY;
   if (::access(binary.c_str(), X_OK) != 0) ThrowErrno("podstat binary " + binary);
@@ -731,6 +732,10 @@ Agent::Agent(std::vector<std::string> extra_args, uint16_t port, std::vector<std
       ::_exit(127);
     }
     ::close_range(3, std::numeric_limits<unsigned>::max(), 0);
+    // Root's capabilities after exec are its bounding set: what is dropped here is gone.
+    for (const int capability : dropped_capabilities) {
+      if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0) ::_exit(126);
+    }
     ::execvp(argv[0], argv.data());  // a launcher is looked up in PATH; podstat's path is absolute
     static const char kMessage[] = "exec of the podstat binary (or its launcher) failed\n";
     [[maybe_unused]] ssize_t ignored = ::write(2, kMessage, sizeof kMessage - 1);

@@ -184,12 +184,14 @@ struct HttpResponse {
 //   --web.listen-address=127.0.0.1:<port> --log.level=debug --sample.max-age=0s <extra_args>
 // on a free port (or the given one), stdout and stderr captured to a temp file. The destructor
 // sends SIGTERM (SIGKILL after 5 s), reaps, and prints the captured output if the test failed.
-// A `launcher` ({"capsh", "--drop=...", "--"}, {"unshare", "-C"}) is exec'd with the podstat
-// command line appended; it must end by exec'ing podstat in the same process (pid() stays the
-// agent's), as capsh, setpriv, unshare and nsenter without --fork do.
+// Capabilities in `dropped_capabilities` (CAP_* numbers) are removed from the bounding set before
+// the exec, so the agent, still uid 0, runs without them. A `launcher` ({"unshare", "-C"}) is
+// exec'd with the podstat command line appended; it must end by exec'ing podstat in the same
+// process (pid() stays the agent's), as setpriv, unshare and nsenter without --fork do.
 class Agent {
  public:
   explicit Agent(std::vector<std::string> extra_args = {}, uint16_t port = 0,
+                 std::vector<int> dropped_capabilities = {},
                  std::vector<std::string> launcher = {});
   ~Agent();
   Agent(const Agent&) = delete;

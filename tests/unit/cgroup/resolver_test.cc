@@ -63,6 +63,30 @@ TEST_F(ResolverTest, RemovedCgroupStopsResolvingAtOnce) {
   EXPECT_EQ(resolver.negative_cached(), 1u);
 }
 
+// Where kernfs handles are refused (no CAP_DAC_READ_SEARCH; a temp tree is never cgroupfs), only a
+// walk that began after an id was known to exist can prove it gone: the collector then deletes the
+// id's BPF map entry. A directory made after the last walk is not gone, just not walked yet.
+TEST_F(ResolverTest, OnlyAWalkAfterAnIdExistedProvesItGone) {
+  CgroupResolver resolver(root_.string(), {std::chrono::hours(1), std::chrono::seconds(30)});
+  resolver.Rescan();
+  const fs::path container = root_ / "kubepods" / "burstable" / "pod1" / "ctr1";
+  const uint64_t id = Inode(container);
+  const auto existed_at = CgroupResolver::Clock::now();
+  fs::remove(container);
+  EXPECT_EQ(resolver.Resolve(id), std::nullopt);
+  EXPECT_FALSE(resolver.handles_supported());
+  EXPECT_FALSE(resolver.CertainlyGone(id, existed_at)) << "no walk since it was seen";
+  resolver.Rescan();
+  EXPECT_TRUE(resolver.last_walk_complete());
+  EXPECT_TRUE(resolver.CertainlyGone(id, existed_at));
+
+  fs::create_directories(root_ / "new");
+  const uint64_t fresh = Inode(root_ / "new");
+  EXPECT_FALSE(resolver.CertainlyGone(fresh, CgroupResolver::Clock::now()))
+      << "made after the last walk";
+  EXPECT_FALSE(resolver.CertainlyGone(Inode(root_ / "system.slice"), existed_at)) << "still there";
+}
+
 TEST_F(ResolverTest, NegativeCacheLimitsRescans) {
   CgroupResolver resolver(root_.string(), {std::chrono::milliseconds(0), std::chrono::seconds(30)});
   resolver.Rescan();
