@@ -1,0 +1,91 @@
+// Label values from names anyone may choose (issue 12, item 2): a cgroup named with invalid UTF-8,
+// '"' and '\', a process that renamed itself with prctl(PR_SET_NAME), and network interfaces with
+// such names. Before podstat escaped invalid bytes, `promtool check metrics` failed on the page
+// with "invalid label value" and Prometheus dropped every series of the node with it.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "support/privileges.h"
+#include "support/workload.h"
+
+namespace podstat::testing {
+namespace {
+
+std::string Label(const Sample& sample, const std::string& name) {
+  const auto it = sample.labels.find(name);
+  return it == sample.labels.end() ? std::string() : it->second;
+}
+
+// The container's series, once the agent reports its listener, its process and its interfaces.
+std::vector<Sample> ContainerSeries(const std::vector<Sample>& samples) {
+  return SamplesWithLabel(samples, "container_id", HostileContainer::kContainerId);
+}
+
+bool HasEverything(const std::vector<Sample>& series) {
+  bool listener = false, process = false, interface = false;
+  for (const Sample& sample : series) {
+    listener = listener || (sample.name == "container_tcp_sockets" &&
+                            Label(sample, "state") == "listen" && sample.value == 1);
+    process = process || sample.name == "container_process_resident_memory_bytes";
+    interface = interface || sample.name == "container_network_receive_bytes_total";
+  }
+  return listener && process && interface;
+}
+
+TEST(AgentHostileLabelsTest, InvalidUtf8QuotesAndNewlinesKeepThePageValid) {
+  PODSTAT_REQUIRE_PRIVILEGES();
+  HostileContainer hostile;
+  Agent agent({"--collector.process"});
+  ASSERT_TRUE(agent.WaitHealthy()) << "podstat never became healthy (output below)";
+
+  std::string exposition;
+  std::vector<Sample> series;
+  const bool reported = PollUntil([&] {
+    exposition = agent.Scrape();
+    series = ContainerSeries(ParseExposition(exposition));
+    return HasEverything(series);
+  });
+  ASSERT_TRUE(reported) << "the hostile container's series never all appeared; its series:\n"
+                        << [&] {
+                             std::string out;
+                             for (const Sample& sample : series) out += FormatSample(sample) + "\n";
+                             return out;
+                           }();
+
+  const CommandResult check = RunCommand({"promtool", "check", "metrics"}, exposition);
+  ASSERT_FALSE(WIFEXITED(check.wait_status) && WEXITSTATUS(check.wait_status) == 127)
+      << "promtool is not installed (Debian: apt-get install prometheus; `make` installs it)";
+  EXPECT_TRUE(check.exited_zero())
+      << "promtool check metrics " << DescribeWaitStatus(check.wait_status) << ":\n"
+      << check.output;
+
+  // Every series of the container carries the escaped path; the process its escaped comm and
+  // pid; the interfaces their escaped names.
+  std::set<std::string> ids, comms, interfaces;
+  for (const Sample& sample : series) {
+    ids.insert(Label(sample, "id"));
+    if (sample.name.rfind("container_process_", 0) == 0) {
+      comms.insert(Label(sample, "comm"));
+      EXPECT_EQ(Label(sample, "pid"), std::to_string(hostile.workload().pid()))
+          << FormatSample(sample);
+    }
+    if (sample.name == "container_network_receive_bytes_total")
+      interfaces.insert(Label(sample, "interface"));
+  }
+  EXPECT_EQ(ids, std::set<std::string>{hostile.expected_id});
+  EXPECT_EQ(comms, std::set<std::string>{hostile.expected_comm});
+  EXPECT_EQ(interfaces, std::set<std::string>(hostile.expected_interfaces.begin(),
+                                              hostile.expected_interfaces.end()));
+  std::printf("id=%s comm=%s interfaces:", hostile.expected_id.c_str(),
+              hostile.expected_comm.c_str());
+  for (const std::string& name : interfaces) std::printf(" %s", name.c_str());
+  std::printf("\n");
+}
+
+}  // namespace
+}  // namespace podstat::testing
