@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "podstat/cgroup/container_ref.h"
 #include "podstat/cgroupfs/stats.h"
@@ -12,6 +13,7 @@
 #include "podstat/procfs/process_top.h"
 #include "podstat/procfs/sockstat.h"
 #include "podstat/util/file.h"
+#include "podstat/util/strings.h"
 
 namespace podstat::app {
 namespace {
@@ -247,7 +249,10 @@ void Collector::AddBpfCpu(std::map<std::string, model::CgroupStats>& by_path,
       continue;
     }
     // Charge the cgroup and every reported ancestor: "/a/b/c" -> "/a/b/c", "/a/b", "/a", "/".
-    std::string_view prefix = *path;
+    // by_path is keyed by escaped paths; '/' is ASCII and never part of an escape, so the
+    // escaped path's prefixes are the escaped prefixes.
+    const std::string label = EscapeInvalidUtf8(*path);
+    std::string_view prefix = label;
     for (;;) {
       if (const auto it = sums.find(prefix); it != sums.end()) {
         it->second.on_cpu_ns += total.on_cpu_ns;
@@ -322,13 +327,25 @@ model::Snapshot Collector::Collect() {
       options_.collect_cpu || options_.collect_memory || options_.process_top > 0;
   if (walk_hierarchy) resolver_.Rescan();
 
-  // Resolve, drop the departed, and sum cgroups that resolve to the same path.
+  // Resolve, drop the departed, and sum cgroups that resolve to the same path. Keyed by the `id`
+  // label: the folded path with invalid UTF-8 escaped, which is where a path enters the model
+  // (anyone who may create a cgroup picks its name's bytes; one invalid byte would cost the
+  // scrape).
   std::map<std::string, model::CgroupStats> by_path;
+  // Escaped labels -> the path that gave them, to notice two paths giving one label: a name that
+  // spells \xHH in ASCII beside a sibling with that byte. Only labels with a backslash can.
+  std::map<std::string, std::string, std::less<>> escaped_from;
+  std::set<std::string> collisions;
   auto entry_for = [&](uint64_t id, const std::string& path) -> model::CgroupStats& {
     auto [folded, labels] = Identify(path);
-    model::CgroupStats& entry = by_path[folded];
+    std::string label = EscapeInvalidUtf8(folded);
+    if (label.find('\\') != std::string::npos) {
+      const auto [it, first] = escaped_from.try_emplace(label, folded);
+      if (!first && it->second != folded) collisions.insert(label);
+    }
+    model::CgroupStats& entry = by_path[label];
     if (entry.path.empty() || folded == path) entry.cgroup_id = id;  // the container's own
-    entry.path = folded;
+    entry.path = std::move(label);
     entry.labels = std::move(labels);
     return entry;
   };
@@ -393,6 +410,15 @@ model::Snapshot Collector::Collect() {
 #ifdef PODSTAT_HAVE_BPF
   if (cpu_program_ && options_.collect_cpu) AddBpfCpu(by_path, snapshot);
 #endif
+  // Summed as the design says of one label set, but not silently: once per label while it lasts.
+  for (const std::string& label : collisions) {
+    if (!colliding_ids_.contains(label)) {
+      logger_.Warn("collector", "two cgroups both export id=\"", label,
+                   "\" (one name spells \\xHH in ASCII where the other has an invalid byte); "
+                   "their series are summed");
+    }
+  }
+  colliding_ids_ = std::move(collisions);
   snapshot.cgroups.reserve(by_path.size());
   for (auto& [path, entry] : by_path) snapshot.cgroups.push_back(std::move(entry));
   snapshot.self.sources = {
