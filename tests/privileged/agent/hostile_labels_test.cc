@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -85,6 +86,39 @@ TEST(AgentHostileLabelsTest, InvalidUtf8QuotesAndNewlinesKeepThePageValid) {
               hostile.expected_comm.c_str());
   for (const std::string& name : interfaces) std::printf(" %s", name.c_str());
   std::printf("\n");
+}
+
+// The escape is not injective: a sibling spelling \xFF in ASCII gives the same `id` as one holding
+// the byte. Both live in one directory, so whoever made them may write there; they are summed (one
+// label set is one series, never two) and the agent says so, once.
+TEST(AgentHostileLabelsTest, TwoCgroupsWithOneEscapedIdAreSummedAndLogged) {
+  PODSTAT_REQUIRE_PRIVILEGES();
+  TestCgroup top;
+  TestCgroup with_byte(top, "c-\xff");
+  TestCgroup in_ascii(top, "c-\\xFF");
+  SocketWorkload first(with_byte, Netns::kOwn);
+  SocketWorkload second(in_ascii, Netns::kOwn);
+  first.Listen(1);
+  second.Listen(2);
+  Agent agent;
+  ASSERT_TRUE(agent.WaitHealthy()) << "podstat never became healthy (output below)";
+
+  const std::string id = top.id() + "/c-\\xFF";
+  std::optional<double> listening;
+  const bool summed = PollUntil([&] {
+    listening = FindSample(ParseExposition(agent.Scrape()), "container_tcp_sockets",
+                           {{"id", id}, {"state", "listen"}});
+    return listening == 3;
+  });
+  EXPECT_TRUE(summed) << "container_tcp_sockets{id=\"" << id << "\",state=\"listen\"} is "
+                      << (listening ? std::to_string(*listening) : "absent") << ", want 1 + 2";
+  // Two more collections: the warning stays at one line while the collision lasts.
+  for (int i = 0; i < 2; ++i) agent.Scrape();
+  const std::string log = agent.Stderr();
+  size_t warnings = 0;
+  for (size_t at = 0; (at = log.find("two cgroups both export id=", at)) != std::string::npos; ++at)
+    ++warnings;
+  EXPECT_EQ(warnings, 1u) << log;
 }
 
 }  // namespace
