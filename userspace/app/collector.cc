@@ -125,6 +125,27 @@ void FillSockstat(const procfs::Sockstat& stat, model::NetworkStats& network,
   }
 }
 
+void AddInto(model::CgroupCpu& into, const model::CgroupCpu& more) {
+  into.usage_ns += more.usage_ns;
+  into.user_ns += more.user_ns;
+  into.system_ns += more.system_ns;
+  if (more.runqueue_wait_ns)
+    into.runqueue_wait_ns = into.runqueue_wait_ns.value_or(0) + *more.runqueue_wait_ns;
+}
+
+void AddInto(model::CgroupMemory& into, const model::CgroupMemory& more) {
+  into.usage_bytes += more.usage_bytes;
+  into.working_set_bytes += more.working_set_bytes;
+  into.rss_bytes += more.rss_bytes;
+  into.cache_bytes += more.cache_bytes;
+  into.inactive_file_bytes += more.inactive_file_bytes;
+  // Unlimited if either is: the sum of what both may use has no bound then.
+  into.limit_bytes = into.limit_bytes && more.limit_bytes
+                         ? std::optional<uint64_t>(*into.limit_bytes + *more.limit_bytes)
+                         : std::nullopt;
+  into.oom_kills += more.oom_kills;
+}
+
 }  // namespace
 
 std::unordered_map<uint64_t, Collector::NamespaceData> Collector::ReadNamespaces(
@@ -399,9 +420,20 @@ model::Snapshot Collector::Collect() {
       }
       if (!cpu && !memory && processes.empty()) return;  // removed since the walk
       model::CgroupStats& entry = entry_for(id, path);
-      entry.cpu = cpu;
-      entry.memory = memory;
-      entry.processes = std::move(processes);
+      // Only one walked cgroup per label, unless two paths escape to one `id` (see entry_for):
+      // then theirs are summed like everything else.
+      if (entry.cpu && cpu) {
+        AddInto(*entry.cpu, *cpu);
+      } else if (cpu) {
+        entry.cpu = cpu;
+      }
+      if (entry.memory && memory) {
+        AddInto(*entry.memory, *memory);
+      } else if (memory) {
+        entry.memory = memory;
+      }
+      entry.processes.insert(entry.processes.end(), std::make_move_iterator(processes.begin()),
+                             std::make_move_iterator(processes.end()));
     });
     if (options_.collect_memory) {
       snapshot.node_memory = cgroupfs::ReadNodeMemory(options_.paths, hierarchies_);

@@ -90,28 +90,44 @@ TEST(AgentHostileLabelsTest, InvalidUtf8QuotesAndNewlinesKeepThePageValid) {
 
 // The escape is not injective: a sibling spelling \xFF in ASCII gives the same `id` as one holding
 // the byte. Both live in one directory, so whoever made them may write there; they are summed (one
-// label set is one series, never two) and the agent says so, once.
+// label set is one series, never two) and the agent says so, once. Container-shaped, so that CPU,
+// memory and processes are read for both and must be combined too.
 TEST(AgentHostileLabelsTest, TwoCgroupsWithOneEscapedIdAreSummedAndLogged) {
   PODSTAT_REQUIRE_PRIVILEGES();
+  const std::string scope = "docker-" + std::string(HostileContainer::kContainerId) + ".scope";
   TestCgroup top;
   TestCgroup with_byte(top, "c-\xff");
   TestCgroup in_ascii(top, "c-\\xFF");
-  SocketWorkload first(with_byte, Netns::kOwn);
-  SocketWorkload second(in_ascii, Netns::kOwn);
+  TestCgroup first_container(with_byte, scope);
+  TestCgroup second_container(in_ascii, scope);
+  SocketWorkload first(first_container, Netns::kOwn);
+  SocketWorkload second(second_container, Netns::kOwn);
   first.Listen(1);
   second.Listen(2);
-  Agent agent;
+  Agent agent({"--collector.process"});
   ASSERT_TRUE(agent.WaitHealthy()) << "podstat never became healthy (output below)";
 
-  const std::string id = top.id() + "/c-\\xFF";
+  const std::string id = top.id() + "/c-\\xFF/" + scope;
   std::optional<double> listening;
+  std::vector<Sample> samples;
   const bool summed = PollUntil([&] {
-    listening = FindSample(ParseExposition(agent.Scrape()), "container_tcp_sockets",
-                           {{"id", id}, {"state", "listen"}});
-    return listening == 3;
+    samples = ParseExposition(agent.Scrape());
+    listening = FindSample(samples, "container_tcp_sockets", {{"id", id}, {"state", "listen"}});
+    return listening == 3 && SamplesNamed(SamplesWithLabel(samples, "id", id),
+                                          "container_process_resident_memory_bytes")
+                                     .size() == 2;
   });
   EXPECT_TRUE(summed) << "container_tcp_sockets{id=\"" << id << "\",state=\"listen\"} is "
                       << (listening ? std::to_string(*listening) : "absent") << ", want 1 + 2";
+  // One CPU series for the two (FindSample throws on two), and both processes under it.
+  EXPECT_TRUE(FindSample(samples, "container_cpu_usage_seconds_total", {{"id", id}}));
+  std::set<std::string> pids;
+  for (const Sample& sample :
+       SamplesNamed(SamplesWithLabel(samples, "id", id), "container_process_resident_memory_bytes"))
+    pids.insert(Label(sample, "pid"));
+  EXPECT_EQ(pids,
+            (std::set<std::string>{std::to_string(first.pid()), std::to_string(second.pid())}));
+
   // Two more collections: the warning stays at one line while the collision lasts.
   for (int i = 0; i < 2; ++i) agent.Scrape();
   const std::string log = agent.Stderr();
