@@ -130,7 +130,8 @@ std::string Check(Utf8Oracle& oracle, std::string_view text) {
 // Every sequence of 1 and 2 bytes, every 3-byte sequence with a 3- or 4-byte lead (E0-FF), and
 // every sequence of up to 4 bytes drawn from the edges of each byte class that decides UTF-8
 // well-formedness (ASCII; trail 80-8F, 90-9F, A0-BF; C0-C1; C2-DF; E0; E1-EC; ED; EE-EF; F0;
-// F1-F3; F4; F5-FF), followed by nothing or by an ASCII byte. All 2^32 4-byte sequences would
+// F1-F3; F4; F5-FF), followed by nothing or by an ASCII byte; and every 2-byte sequence with a
+// non-ASCII lead inside ASCII text at 10 offsets. All 2^32 4-byte sequences would
 // take minutes; their validity depends on nothing but these classes.
 TEST(EscapeInvalidUtf8, AgreesWithIconvOnEveryShortSequence) {
   Utf8Oracle oracle;
@@ -175,6 +176,20 @@ TEST(EscapeInvalidUtf8, AgreesWithIconvOnEveryShortSequence) {
           text += 'z';
           check(text);
         }
+      }
+    }
+  }
+  // The same inside longer ASCII text, at every offset of an 8-byte word and across the word
+  // boundary, so that the word-at-a-time ASCII scan meets the first non-ASCII byte everywhere.
+  const std::string padding = "/kubepods/podA/";
+  for (size_t offset = 0; offset <= 9; ++offset) {
+    for (int a = 0x80; a < 256; ++a) {
+      for (int b = 0; b < 256; ++b) {
+        text = padding.substr(0, offset);
+        text += static_cast<char>(a);
+        text += static_cast<char>(b);
+        text += "docker-abc.scope";
+        check(text);
       }
     }
   }
