@@ -12,6 +12,7 @@ packages=(
   libgtest-dev googletest                                # unit and privileged tests
   libcurl4-openssl-dev                                   # the remote_write sender's HTTP(S) client
   libcap-dev                                             # dropping capabilities after attach
+  libicu-dev                                             # UTF-8 validation of label values
   iproute2 curl ca-certificates
 )
 if [[ "${1:-}" != "--build-only" ]]; then

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -444,6 +445,64 @@ TEST(PrometheusTest, ScrapesAgentUpIsOne) {
   want["instance"] = agent.address();
   EXPECT_EQ(build[0].labels, want) << FormatSample(build[0]);
   EXPECT_EQ(build[0].value, 1);
+}
+
+// (d) The same scrape with a container whose cgroup path, process name and interface names hold
+// invalid UTF-8, '"', '\\' and a newline (support/workload.h, HostileContainer): Prometheus
+// rejects a whole page with one invalid label value ("invalid label value", up 0), so podstat must
+// escape them; the series must then arrive with the escaped values.
+TEST(PrometheusTest, HostileNamesKeepTheTargetUp) {
+  PODSTAT_REQUIRE_PRIVILEGES();
+  PODSTAT_REQUIRE_PROMETHEUS();
+
+  HostileContainer hostile;
+  Agent agent({"--collector.process"});
+  ASSERT_TRUE(agent.WaitHealthy()) << agent.Stderr();
+  // Scrape only once the page holds the container's series, so Prometheus sees them.
+  WaitUntil(
+      [&] {
+        const auto own = SamplesWithLabel(ParseExposition(agent.Scrape()), "container_id",
+                                          HostileContainer::kContainerId);
+        const auto has = [&](const char* name) {
+          return std::any_of(own.begin(), own.end(),
+                             [&](const Sample& sample) { return sample.name == name; });
+        };
+        return has("container_process_resident_memory_bytes") &&
+               has("container_network_receive_bytes_total");
+      },
+      "the hostile container's process and interface series on /metrics");
+  PrometheusServer prometheus(podstat_prometheus_binary,
+                              std::string(kGlobal) + "scrape_configs:\n" + ScrapeConfig(agent));
+  const auto start = Clock::now();
+
+  const std::string selector = std::string("{job=\"podstat\",container_id=\"") +
+                               std::string(HostileContainer::kContainerId) + "\"}";
+  std::vector<Sample> up;
+  std::vector<Sample> series;
+  while (MillisSince(start) < std::chrono::milliseconds(kArrival).count()) {
+    up = prometheus.Query("up{job=\"podstat\"}");
+    if (!up.empty() && up[0].value == 1) {
+      series = prometheus.Query(selector);
+      if (!series.empty()) break;
+    }
+    std::this_thread::sleep_for(kPoll);
+  }
+  ASSERT_EQ(up.size(), 1u) << "up{job=\"podstat\"}:\n" << FormatAll(up);
+  EXPECT_EQ(up[0].value, 1) << FormatSample(up[0]);
+  ASSERT_FALSE(series.empty()) << "no series of the hostile container in Prometheus";
+  std::cout << "up{job=\"podstat\"} == 1 after " << MillisSince(start) << " ms, " << series.size()
+            << " series of the hostile container\n";
+
+  std::set<std::string> ids, comms, interfaces;
+  for (const Sample& sample : series) {
+    ids.insert(Label(sample, "id"));
+    if (!Label(sample, "comm").empty()) comms.insert(Label(sample, "comm"));
+    if (!Label(sample, "interface").empty()) interfaces.insert(Label(sample, "interface"));
+  }
+  EXPECT_EQ(ids, std::set<std::string>{hostile.expected_id});
+  EXPECT_EQ(comms, std::set<std::string>{hostile.expected_comm});
+  EXPECT_EQ(interfaces, std::set<std::string>(hostile.expected_interfaces.begin(),
+                                              hostile.expected_interfaces.end()));
 }
 
 }  // namespace

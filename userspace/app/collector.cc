@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "podstat/cgroup/container_ref.h"
 #include "podstat/cgroupfs/stats.h"
@@ -12,6 +13,7 @@
 #include "podstat/procfs/process_top.h"
 #include "podstat/procfs/sockstat.h"
 #include "podstat/util/file.h"
+#include "podstat/util/strings.h"
 
 namespace podstat::app {
 namespace {
@@ -121,6 +123,27 @@ void FillSockstat(const procfs::Sockstat& stat, model::NetworkStats& network,
       }
     }
   }
+}
+
+void AddInto(model::CgroupCpu& into, const model::CgroupCpu& more) {
+  into.usage_ns += more.usage_ns;
+  into.user_ns += more.user_ns;
+  into.system_ns += more.system_ns;
+  if (more.runqueue_wait_ns)
+    into.runqueue_wait_ns = into.runqueue_wait_ns.value_or(0) + *more.runqueue_wait_ns;
+}
+
+void AddInto(model::CgroupMemory& into, const model::CgroupMemory& more) {
+  into.usage_bytes += more.usage_bytes;
+  into.working_set_bytes += more.working_set_bytes;
+  into.rss_bytes += more.rss_bytes;
+  into.cache_bytes += more.cache_bytes;
+  into.inactive_file_bytes += more.inactive_file_bytes;
+  // Unlimited if either is: the sum of what both may use has no bound then.
+  into.limit_bytes = into.limit_bytes && more.limit_bytes
+                         ? std::optional<uint64_t>(*into.limit_bytes + *more.limit_bytes)
+                         : std::nullopt;
+  into.oom_kills += more.oom_kills;
 }
 
 }  // namespace
@@ -265,7 +288,11 @@ void Collector::AddBpfCpu(std::map<std::string, model::CgroupStats>& by_path,
     if (entry.cpu) sums[path];
   }
   // Charge a cgroup and every reported ancestor: "/a/b/c" -> "/a/b/c", "/a/b", "/a", "/".
-  auto charge = [&sums](std::string_view prefix, const CpuTime& time) {
+  // sums is keyed by escaped paths (labels); '/' is ASCII and never part of an escape, so the
+  // escaped path's prefixes are the escaped prefixes.
+  auto charge = [&sums](std::string_view path, const CpuTime& time) {
+    const std::string label = EscapeInvalidUtf8(path);
+    std::string_view prefix = label;
     for (;;) {
       if (const auto it = sums.find(prefix); it != sums.end()) {
         it->second.on_cpu_ns += time.on_cpu_ns;
@@ -385,13 +412,25 @@ model::Snapshot Collector::Collect() {
       options_.collect_cpu || options_.collect_memory || options_.process_top > 0;
   if (walk_hierarchy) resolver_.Rescan();
 
-  // Resolve, drop the departed, and sum cgroups that resolve to the same path.
+  // Resolve, drop the departed, and sum cgroups that resolve to the same path. Keyed by the `id`
+  // label: the folded path with invalid UTF-8 escaped, which is where a path enters the model
+  // (anyone who may create a cgroup picks its name's bytes; one invalid byte would cost the
+  // scrape).
   std::map<std::string, model::CgroupStats> by_path;
+  // Escaped labels -> the path that gave them, to notice two paths giving one label: a name that
+  // spells \xHH in ASCII beside a sibling with that byte. Only labels with a backslash can.
+  std::map<std::string, std::string, std::less<>> escaped_from;
+  std::set<std::string> collisions;
   auto entry_for = [&](uint64_t id, const std::string& path) -> model::CgroupStats& {
     auto [folded, labels] = Identify(path);
-    model::CgroupStats& entry = by_path[folded];
+    std::string label = EscapeInvalidUtf8(folded);
+    if (label.find('\\') != std::string::npos) {
+      const auto [it, first] = escaped_from.try_emplace(label, folded);
+      if (!first && it->second != folded) collisions.insert(label);
+    }
+    model::CgroupStats& entry = by_path[label];
     if (entry.path.empty() || folded == path) entry.cgroup_id = id;  // the container's own
-    entry.path = folded;
+    entry.path = std::move(label);
     entry.labels = std::move(labels);
     return entry;
   };
@@ -445,9 +484,20 @@ model::Snapshot Collector::Collect() {
       }
       if (!cpu && !memory && processes.empty()) return;  // removed since the walk
       model::CgroupStats& entry = entry_for(id, path);
-      entry.cpu = cpu;
-      entry.memory = memory;
-      entry.processes = std::move(processes);
+      // Only one walked cgroup per label, unless two paths escape to one `id` (see entry_for):
+      // then theirs are summed like everything else.
+      if (entry.cpu && cpu) {
+        AddInto(*entry.cpu, *cpu);
+      } else if (cpu) {
+        entry.cpu = cpu;
+      }
+      if (entry.memory && memory) {
+        AddInto(*entry.memory, *memory);
+      } else if (memory) {
+        entry.memory = memory;
+      }
+      entry.processes.insert(entry.processes.end(), std::make_move_iterator(processes.begin()),
+                             std::make_move_iterator(processes.end()));
     });
     if (options_.collect_memory) {
       snapshot.node_memory = cgroupfs::ReadNodeMemory(options_.paths, hierarchies_);
@@ -456,6 +506,15 @@ model::Snapshot Collector::Collect() {
 #ifdef PODSTAT_HAVE_BPF
   if (cpu_program_ && options_.collect_cpu) AddBpfCpu(by_path, snapshot);
 #endif
+  // Summed as the design says of one label set, but not silently: once per label while it lasts.
+  for (const std::string& label : collisions) {
+    if (!colliding_ids_.contains(label)) {
+      logger_.Warn("collector", "two cgroups both export id=\"", label,
+                   "\" (one name spells \\xHH in ASCII where the other has an invalid byte); "
+                   "their series are summed");
+    }
+  }
+  colliding_ids_ = std::move(collisions);
   snapshot.cgroups.reserve(by_path.size());
   for (auto& [path, entry] : by_path) snapshot.cgroups.push_back(std::move(entry));
   snapshot.self.sources = {

@@ -297,12 +297,19 @@ std::optional<std::vector<DockerContainer>> ParseContainerList(std::string_view 
       // The API prefixes names with '/' (a legacy of links); `docker ps` shows them without.
       std::string name = names->front().get<std::string>();
       if (!name.empty() && name.front() == '/') name.erase(0, 1);
-      info.name = std::move(name);
+      info.name = EscapeInvalidUtf8(name);
     }
-    if (std::optional<std::string> image = StringField(entry, "Image")) info.image = *image;
+    // Names, images and labels become label values. Today they are valid UTF-8 already: Go's
+    // encoding/json writes invalid bytes as U+FFFD, and nlohmann::json refuses ill-formed UTF-8
+    // (the whole list then fails to parse, see the unit test). Escaping here keeps that true
+    // whatever the decoder.
+    if (std::optional<std::string> image = StringField(entry, "Image")) {
+      info.image = EscapeInvalidUtf8(*image);
+    }
     if (const auto labels = entry.find("Labels"); labels != entry.end() && labels->is_object()) {
       for (const auto& [key, value] : labels->items()) {
-        if (value.is_string()) info.labels.emplace(key, value.get<std::string>());
+        if (value.is_string())
+          info.labels.emplace(key, EscapeInvalidUtf8(value.get<std::string>()));
       }
     }
     // Set by dockershim / cri-dockerd. The sandbox ("pause") container carries the same pod labels

@@ -61,7 +61,8 @@ std::optional<std::pair<PodInfo, std::string>> ParsePodLogDirName(std::string_vi
   // <namespace>_<pod>_<uid>: namespaces and pod names are DNS names, which have no '_'.
   const auto parts = SplitFields(name, "_");
   if (parts.size() != 3 || parts[2].size() != 36) return std::nullopt;
-  return std::make_pair(PodInfo{std::string(parts[0]), std::string(parts[1])},
+  // Directory names are bytes, whoever made them; namespace and pod become label values.
+  return std::make_pair(PodInfo{EscapeInvalidUtf8(parts[0]), EscapeInvalidUtf8(parts[1])},
                         std::string(parts[2]));
 }
 
@@ -74,8 +75,8 @@ std::optional<ContainerLogName> ParseContainerLogName(std::string_view name) {
     return std::nullopt;
   const auto parts = SplitFields(name.substr(0, dash), "_");
   if (parts.size() != 3) return std::nullopt;
-  return ContainerLogName{std::string(parts[0]), std::string(parts[1]), std::string(parts[2]),
-                          std::string(name.substr(dash + 1))};
+  return ContainerLogName{EscapeInvalidUtf8(parts[0]), EscapeInvalidUtf8(parts[1]),
+                          EscapeInvalidUtf8(parts[2]), std::string(name.substr(dash + 1))};
 }
 
 std::unique_ptr<Provider> MakeKubeletLayoutProvider(HostPaths paths) {

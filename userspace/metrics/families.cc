@@ -2,12 +2,15 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <sstream>
+#include <string_view>
 
 #include "podstat/metrics/catalogue.h"
 #include "podstat/util/build_info.h"
+#include "podstat/util/strings.h"
 
 namespace podstat::metrics {
 namespace {
@@ -374,9 +377,47 @@ std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot& snaps
   return families;
 }
 
+namespace {
+
+bool HelpNeedsEscape(const std::string& help) {
+  return help.find_first_of("\\\n") != std::string::npos || EscapeInvalidUtf8(help) != help;
+}
+
+// The text format's HELP escapes, '\\' and newline (label values also escape '"'), on text made
+// valid UTF-8 first.
+std::string EscapeHelp(std::string_view help) {
+  std::string out;
+  for (char c : EscapeInvalidUtf8(help)) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string Serialize(const std::vector<prometheus::MetricFamily>& families) {
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, families);
+  // prometheus-cpp 1.0.1 escapes label values ('\\', '"', newline) but writes HELP as it is, so
+  // a help text with a newline would end the comment early and the rest would be a malformed
+  // sample line. Ours are constants without either; relayed families may bring their own.
+  const bool escape_help = std::any_of(families.begin(), families.end(), [](const auto& family) {
+    return HelpNeedsEscape(family.help);
+  });
+  if (!escape_help) {
+    prometheus::TextSerializer().Serialize(out, families);
+    return out.str();
+  }
+  std::vector<prometheus::MetricFamily> escaped = families;
+  for (auto& family : escaped) {
+    if (HelpNeedsEscape(family.help)) family.help = EscapeHelp(family.help);
+  }
+  prometheus::TextSerializer().Serialize(out, escaped);
   return out.str();
 }
 

@@ -1,5 +1,7 @@
 #include "podstat/procfs/net.h"
 
+#include <algorithm>
+
 #include "podstat/util/strings.h"
 
 namespace podstat::procfs {
@@ -45,7 +47,9 @@ std::vector<model::InterfaceStats> ParseNetDev(std::string_view text) {
     }
     if (!ok) continue;
     model::InterfaceStats stats;
-    stats.name = std::string(name_fields[0]);
+    // Any bytes but '/', ':', NUL and whitespace: a process owning a network namespace (an
+    // unprivileged user namespace suffices) names its interfaces as it likes.
+    stats.name = EscapeInvalidUtf8(name_fields[0]);
     // receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes packets
     // errs drop fifo colls carrier compressed.
     stats.receive_bytes = values[0];
@@ -56,6 +60,23 @@ std::vector<model::InterfaceStats> ParseNetDev(std::string_view text) {
     stats.transmit_packets = values[9];
     stats.transmit_errors = values[10];
     stats.transmit_dropped = values[11];
+    // Two names give one label only when one spells \xHH in ASCII where the other has an invalid
+    // byte (both have a backslash then): sum them, as one label set must be one series.
+    if (stats.name.find('\\') != std::string::npos) {
+      const auto same = std::find_if(interfaces.begin(), interfaces.end(),
+                                     [&](const auto& other) { return other.name == stats.name; });
+      if (same != interfaces.end()) {
+        same->receive_bytes += stats.receive_bytes;
+        same->receive_packets += stats.receive_packets;
+        same->receive_errors += stats.receive_errors;
+        same->receive_dropped += stats.receive_dropped;
+        same->transmit_bytes += stats.transmit_bytes;
+        same->transmit_packets += stats.transmit_packets;
+        same->transmit_errors += stats.transmit_errors;
+        same->transmit_dropped += stats.transmit_dropped;
+        continue;
+      }
+    }
     interfaces.push_back(std::move(stats));
   }
   return interfaces;

@@ -69,7 +69,8 @@ std::vector<ProcessSample> TopProcesses(const HostPaths& paths, const std::vecto
     if (!status) continue;
     samples.push_back(ProcessSample{
         .pid = candidate.stat.pid,
-        .comm = candidate.stat.comm,
+        // comm is whatever the process set with prctl(PR_SET_NAME): any 15 bytes.
+        .comm = EscapeInvalidUtf8(candidate.stat.comm),
         .cpu_user_seconds = static_cast<double>(candidate.stat.utime_ticks) * seconds_per_tick,
         .cpu_system_seconds = static_cast<double>(candidate.stat.stime_ticks) * seconds_per_tick,
         .rss_bytes = status->vm_rss_bytes,

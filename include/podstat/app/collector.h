@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -115,6 +116,8 @@ class Collector {
 #endif
   std::optional<uint64_t> host_netns_;
   cgroupfs::Hierarchies hierarchies_;
+  // `id` labels two cgroup paths gave in the last collection (see Collect): logged when new.
+  std::set<std::string> colliding_ids_;
 };
 
 }  // namespace podstat::app

@@ -15,6 +15,8 @@
 namespace podstat::procfs {
 
 // /proc/<pid>/net/dev: one entry per interface, in file order. Lines that do not parse are skipped.
+// Names are label values, so invalid UTF-8 in them is escaped (EscapeInvalidUtf8); two interfaces
+// whose escaped names are equal are summed into the first.
 std::vector<model::InterfaceStats> ParseNetDev(std::string_view text);
 
 // A socket table summed up: what the fallback needs from /proc/<pid>/net/{tcp,udp,raw}{,6}.

@@ -44,4 +44,21 @@ std::string_view Trim(T&& text) = delete;
 std::optional<uint64_t> ParseUint64(std::string_view text, int base = 10);
 std::optional<int64_t> ParseInt64(std::string_view text);
 
+// Text from the kernel or a runtime made fit for a Prometheus label value, which must be valid
+// UTF-8: one invalid byte anywhere makes Prometheus (and `promtool check metrics`) reject the
+// whole scrape, so every series of the node would be lost to one cgroup named with invalid bytes.
+//
+// Well-formed UTF-8 (RFC 3629, as Go's utf8.ValidString and so Prometheus judge it: no overlong
+// forms, no surrogates, nothing above U+10FFFF) is returned unchanged, control characters included
+// (the exposition writer escapes '"', '\' and newline). Each byte of an ill-formed sequence
+// becomes the four characters `\xHH` (upper-case hex), e.g. "x-\xff\xfe" -> `x-\xFF\xFE`: every
+// byte is kept, so distinct names stay distinct and a cgroup stays recognisable by its path (not
+// U+FFFD, which would merge "x-\xff" and "x-\xfe" into one series).
+//
+// Not injective: a name spelling `\xFF` in ASCII gives the same text as one holding the byte
+// 0xFF there. Both would have to be siblings in one directory, created by whoever may write it
+// (the kernel keeps names unique per directory); callers that key on the result say what happens
+// then. systemd's own escapes are lower-case (`\x2d`), so they never collide with these.
+std::string EscapeInvalidUtf8(std::string_view text);
+
 }  // namespace podstat

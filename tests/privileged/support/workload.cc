@@ -169,6 +169,12 @@ class WorkloadChild {
   };
 
   void Execute(const std::string& command) {
+    // "comm <bytes>": everything after the space, taken as is (it may hold spaces and newlines).
+    if (command.rfind("comm ", 0) == 0) {
+      const std::string name = command.substr(5);
+      if (::prctl(PR_SET_NAME, name.c_str()) != 0) ThrowErrno("prctl(PR_SET_NAME)");
+      return;
+    }
     std::istringstream in(command);
     std::string verb;
     int family_number = 0;
@@ -501,6 +507,19 @@ TestCgroup::TestCgroup() {
   inode_ = st.st_ino;
 }
 
+TestCgroup::TestCgroup(const TestCgroup& parent, std::string_view name)
+    : dir_(parent.dir() + "/" + std::string(name)), id_(parent.id() + "/" + std::string(name)) {
+  if (::mkdir(dir_.c_str(), 0755) != 0) ThrowErrno("mkdir " + dir_);
+  struct stat st {};
+  if (::stat(dir_.c_str(), &st) != 0) {
+    const int saved = errno;
+    ::rmdir(dir_.c_str());
+    errno = saved;
+    ThrowErrno("stat " + dir_);
+  }
+  inode_ = st.st_ino;
+}
+
 TestCgroup::~TestCgroup() {
   const std::string kill_file = dir_ + "/cgroup.kill";
   const bool have_kill = ::access(kill_file.c_str(), W_OK) == 0;  // kernel 5.14+
@@ -634,6 +653,8 @@ static std::string CommandLine(const char* verb, Family family, int n) {
   return std::string(verb) + " " + std::to_string(FamilyNumber(family)) + " " + std::to_string(n);
 }
 
+void SocketWorkload::SetComm(std::string_view name) { Command("comm " + std::string(name)); }
+
 void SocketWorkload::Listen(int n, Family family) {
   expected_["listen"] += n;
   Command(CommandLine("listen", family, n));
@@ -676,6 +697,28 @@ TcpStateCounts SocketWorkload::Truth() const {
 std::set<std::string, std::less<>> SocketWorkload::UnverifiableStates() const {
   if (netns_ == Netns::kOwn) return {};
   return {"time_wait"};
+}
+
+// ---------------------------------------------------------------------------------------------
+// HostileContainer
+
+HostileContainer::HostileContainer()
+    : hostile_(top_, "x-\xff\xfe\"\\"),
+      container_(hostile_, "docker-" + std::string(kContainerId) + ".scope"),
+      workload_(container_, Netns::kOwn) {
+  workload_.Listen(1);
+  workload_.SetComm("w\xff\"\\\n\xfe");
+  const std::string pid = std::to_string(workload_.pid());
+  const CommandResult veth = RunCommand({"nsenter", "-t", pid, "-n", "ip", "link", "add", "name",
+                                         "v\xff\"\\", "type", "veth", "peer", "name", "\xfe"},
+                                        "");
+  if (!veth.exited_zero()) {
+    throw std::runtime_error("ip link add (hostile veth pair) in the netns of pid " + pid + ": " +
+                             DescribeWaitStatus(veth.wait_status) + "\n" + veth.output);
+  }
+  expected_id = top_.id() + "/x-\\xFF\\xFE\"\\/docker-" + std::string(kContainerId) + ".scope";
+  expected_comm = "w\\xFF\"\\\n\\xFE";
+  expected_interfaces = {"\\xFE", "v\\xFF\"\\"};
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -91,6 +91,9 @@ std::string CgroupV2Mount();
 class TestCgroup {
  public:
   TestCgroup();
+  // A child of `parent` named `name`, taken byte for byte (it may hold any byte the kernel takes:
+  // all but '/', NUL and '\n'). Declare it after its parent, so that it is removed first.
+  TestCgroup(const TestCgroup& parent, std::string_view name);
   ~TestCgroup();
   TestCgroup(const TestCgroup&) = delete;
   TestCgroup& operator=(const TestCgroup&) = delete;
@@ -147,6 +150,8 @@ class SocketWorkload {
   void TimeWait(int n, Family family = Family::kInet);
   void CloseWait(int n, Family family = Family::kInet);
   void CloseAll();
+  // prctl(PR_SET_NAME): the child's comm becomes `name`, byte for byte (the kernel keeps 15).
+  void SetComm(std::string_view name);
 
   // What the child holds, as states. In the host namespace time_wait is tracked but cannot be
   // verified (TIME_WAIT sockets have no inode to attribute them by).
@@ -170,6 +175,35 @@ class SocketWorkload {
   bool shared_listener_[2] = {false, false};
   int64_t open_pairs_ = 0;  // pairs with at least one end open (Established + CloseWait)
   TcpStateCounts expected_ = ZeroTcpStates();
+};
+
+// ---------------------------------------------------------------------------------------------
+// Hostile names
+
+// A container cgroup whose names hold what breaks a naive exposition: invalid UTF-8, '"', '\\'
+// and, where the kernel takes one, a newline. <test cgroup>/x-\xff\xfe"\\/docker-<id>.scope
+// (the kernel refuses '\n' in cgroup names: cgroup_mkdir returns EINVAL), a SocketWorkload in it
+// in its own network namespace with one listener and comm "w\xff"\\\n\xfe", and two veth
+// interfaces there named "v\xff"\\" and "\xfe" (dev_valid_name refuses '/', ':' and
+// whitespace). The expected_* members are the label values podstat must export for them.
+class HostileContainer {
+ public:
+  HostileContainer();
+  HostileContainer(const HostileContainer&) = delete;
+  HostileContainer& operator=(const HostileContainer&) = delete;
+
+  static constexpr std::string_view kContainerId =
+      "badc0ffee0ddf00dbadc0ffee0ddf00dbadc0ffee0ddf00dbadc0ffee0ddf00d";
+  const SocketWorkload& workload() const { return workload_; }
+  std::string expected_id;                       // the `id` label
+  std::string expected_comm;                     // the `comm` label
+  std::vector<std::string> expected_interfaces;  // `interface` labels, sorted
+
+ private:
+  TestCgroup top_;
+  TestCgroup hostile_;
+  TestCgroup container_;
+  SocketWorkload workload_;
 };
 
 // ---------------------------------------------------------------------------------------------

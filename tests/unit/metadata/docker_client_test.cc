@@ -314,6 +314,26 @@ TEST(ParseContainerListTest, PodSandboxIsKeptAsGiven) {
   EXPECT_EQ(info.labels.at("io.kubernetes.docker.type"), "podsandbox");
 }
 
+// Docker's names, images and labels are valid UTF-8 by the time they are label values: Go's
+// encoding/json writes an invalid byte as U+FFFD, which is kept; JSON with a raw invalid byte (no
+// dockerd writes it) is refused as a whole by nlohmann::json, so none can reach a label.
+TEST(ParseContainerListTest, NamesAreValidUtf8) {
+  const std::string valid =
+      "[{\"Id\": \"aaaa\", \"Names\": [\"/x-\\ufffd\"], \"Image\": \"img\xef\xbf\xbd:1\",\n"
+      "  \"Labels\": {\"io.kubernetes.pod.name\": \"p\\\"\\\\\\n\xc3\xbc\"}}]";
+  std::string error;
+  const auto containers = ParseContainerList(valid, &error);
+  ASSERT_TRUE(containers) << error;
+  ASSERT_EQ(containers->size(), 1u);
+  EXPECT_EQ((*containers)[0].info.name, "x-\xef\xbf\xbd");
+  EXPECT_EQ((*containers)[0].info.image, "img\xef\xbf\xbd:1");
+  EXPECT_EQ((*containers)[0].info.pod, "p\"\\\n\xc3\xbc");
+  for (const std::string raw : {"[{\"Id\": \"aaaa\", \"Names\": [\"/x-\xff\"]}]",
+                                "[{\"Id\": \"aaaa\", \"Image\": \"\\udcff\"}]"}) {
+    EXPECT_FALSE(ParseContainerList(raw, &error)) << raw;
+  }
+}
+
 TEST(ParseContainerListTest, EmptyList) {
   std::string error;
   const auto containers = ParseContainerList(" [ ]\n", &error);

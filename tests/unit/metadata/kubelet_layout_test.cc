@@ -156,5 +156,26 @@ TEST_F(KubeletLayoutTest, RequestInsideTheRateLimitWindowIsServedWhenItEnds) {
       << "served at the TTL (1 h) or close to it, not when the 300 ms window ended";
 }
 
+// Directory and file names are bytes; the names in them become label values, escaped where they
+// are not UTF-8 (EscapeInvalidUtf8). The kubelet writes DNS names, but anyone who may write
+// /var/log/pods can make an entry.
+TEST(KubeletNames, InvalidUtf8InNamesIsEscaped) {
+  const auto pod = ParsePodLogDirName(
+      "sh\xffop_w\xc3\xbc"
+      "b-0_" +
+      std::string(kUid));
+  ASSERT_TRUE(pod);
+  EXPECT_EQ(pod->first.namespace_, "sh\\xFFop");
+  EXPECT_EQ(pod->first.pod,
+            "w\xc3\xbc"
+            "b-0");  // valid UTF-8 is kept
+  const auto container = ParseContainerLogName("web\xfe_shop\"_ng\xe2\x82inx-" + kId + ".log");
+  ASSERT_TRUE(container);
+  EXPECT_EQ(container->pod, "web\\xFE");
+  EXPECT_EQ(container->namespace_, "shop\"");
+  EXPECT_EQ(container->container, "ng\\xE2\\x82inx");
+  EXPECT_EQ(container->container_id, kId);
+}
+
 }  // namespace
 }  // namespace podstat::metadata

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -183,6 +185,47 @@ TEST(Serialize, NoRecursionMissesFamilyWhenTheKernelReportsNone) {
   const auto text = Serialize(BuildFamilies(snapshot, BuildContext{"5.10.0", {}}));
   EXPECT_EQ(text.find("# TYPE podstat_bpf_program_recursion_misses_total"), std::string::npos)
       << text;
+}
+
+// prometheus-cpp writes HELP as given; a newline in it would end the comment and leave the rest
+// as a malformed sample line, a backslash would start an escape promtool refuses ("invalid escape
+// sequence '\b'"). Ours are constants; a family merged in from elsewhere (the relay) may not be.
+TEST(Serialize, EscapesHelpSoEveryLineStaysValid) {
+  model::Snapshot snapshot;
+  model::CgroupStats odd;
+  odd.path = "/weird\"name\\with\nnewline/x-\\xFF";  // as the collector hands it over
+  odd.tcp.emplace();
+  snapshot.cgroups = {odd};
+  auto families = BuildFamilies(snapshot, BuildContext{"6.18.0", {}});
+  prometheus::MetricFamily relayed;
+  relayed.name = "relayed_total";
+  relayed.help = "first line\nsecond \\ line \xff";
+  relayed.type = prometheus::MetricType::Counter;
+  prometheus::ClientMetric metric;
+  metric.counter.value = 1;
+  relayed.metric.push_back(metric);
+  families.push_back(relayed);
+  const std::string text = Serialize(families);
+  EXPECT_NE(text.find("# HELP relayed_total first line\\nsecond \\\\ line \\\\xFF\n"),
+            std::string::npos)
+      << text;
+  // The catalogue's HELP texts need no escape: they come out as written.
+  EXPECT_NE(text.find(std::string("# HELP container_tcp_sockets ") +
+                      std::string(FamilyNamed(families, "container_tcp_sockets").help) + "\n"),
+            std::string::npos);
+
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) GTEST_SKIP() << "no promtool";
+  const std::string path = ::testing::TempDir() + "/families_exposition.txt";
+  std::FILE* file = std::fopen(path.c_str(), "w");
+  ASSERT_TRUE(file);
+  std::fwrite(text.data(), 1, text.size(), file);
+  std::fclose(file);
+  std::FILE* pipe = ::popen(("promtool check metrics < " + path + " 2>&1").c_str(), "r");
+  ASSERT_TRUE(pipe);
+  std::string output;
+  char buffer[512];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  EXPECT_EQ(::pclose(pipe), 0) << output << "\n" << text;
 }
 
 TEST(Serialize, EscapesLabelValues) {

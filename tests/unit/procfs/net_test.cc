@@ -31,6 +31,23 @@ TEST(NetDev, ParsesEveryInterfaceOfTheHost) {
   EXPECT_EQ(eth0.receive_errors + eth0.receive_dropped + eth0.transmit_errors, 0u);
 }
 
+// Names become label values: invalid UTF-8 escaped as \xHH, valid UTF-8 and '"', '\' kept; the
+// name spelling "v\xFF" in ASCII and the one with the byte give one label, so they are summed.
+TEST(NetDev, EscapesInvalidUtf8InNamesAndSumsNamesThatBecomeEqual) {
+  const auto interfaces = ParseNetDev(Fixture("dev.hostile"));
+  ASSERT_EQ(interfaces.size(), 4u);
+  EXPECT_EQ(interfaces[0].name, "lo");
+  EXPECT_EQ(interfaces[1].name, "\\xFE");
+  EXPECT_EQ(interfaces[1].receive_bytes, 516u);
+  EXPECT_EQ(interfaces[2].name, "v\\xFF\"\\");
+  EXPECT_EQ(interfaces[2].receive_bytes, 2 * 516u);
+  EXPECT_EQ(interfaces[2].receive_packets, 2 * 6u);
+  EXPECT_EQ(interfaces[2].transmit_bytes, 2 * 516u);
+  EXPECT_EQ(interfaces[2].transmit_packets, 2 * 6u);
+  EXPECT_EQ(interfaces[3].name, "w\xc3\xbc");
+  EXPECT_EQ(interfaces[3].transmit_packets, 6u);
+}
+
 TEST(NetDev, SplitsErrorsAndDropsAndAcceptsAGluedName) {
   // A name long enough to touch the first number, as old kernels printed it.
   const auto interfaces = ParseNetDev(
