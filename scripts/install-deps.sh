@@ -11,6 +11,7 @@ packages=(
   prometheus-cpp-dev libcivetweb-dev nlohmann-json3-dev  # exposition types, HTTP listener, JSON
   libgtest-dev googletest                                # unit and privileged tests
   libcurl4-openssl-dev                                   # the remote_write sender's HTTP(S) client
+  libre2-dev                                             # the receiver's allow-list regexes
   iproute2 curl ca-certificates
 )
 if [[ "${1:-}" != "--build-only" ]]; then

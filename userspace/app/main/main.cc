@@ -331,9 +331,14 @@ int Run(const Config& config) {
     }
     relay_options.ttl = config.receiver_ttl;
     relay_options.max_series = config.receiver_max_series;
+    relay_options.max_bytes = config.receiver_max_bytes;
+    relay_options.max_future = config.receiver_max_future;
+    relay_options.series_limits.label_limit = config.receiver_label_limit;
+    relay_options.series_limits.label_name_length_limit = config.receiver_label_name_length_limit;
+    relay_options.series_limits.label_value_length_limit = config.receiver_label_value_length_limit;
     relay = remote_write::RelayStore::Create(relay_options, &error);
     if (!relay) {
-      logger.Error("main", "--receiver.allow-metric: ", error);
+      logger.Error("main", "--receiver: ", error);
       return kExitUsage;
     }
     remote_write::ReceiverLimits limits;
@@ -345,7 +350,8 @@ int Run(const Config& config) {
     }
     logger.Info("main", "remote_write receiver on POST /api/v1/write and /write; keeping ", allowed,
                 "; ttl ", config.receiver_ttl.count(), " ms, at most ", config.receiver_max_series,
-                " series");
+                " series and ", config.receiver_max_bytes, " bytes; relayed series carry ",
+                remote_write::kRelayLabel, "=\"", remote_write::kRelayLabelValue, "\"");
   }
 
   std::vector<http::Route> routes;
