@@ -226,10 +226,12 @@ bool RelayStore::Allowed(std::string_view metric_name) {
       std::any_of(patterns_.begin(), patterns_.end(), [&](const std::unique_ptr<RE2>& re) {
         return RE2::FullMatch(re2::StringPiece(metric_name.data(), metric_name.size()), *re);
       });
-  // Bounded in count and by the value length limit in size: a sender inventing endless names
-  // must not grow the cache without limit.
+  // Bounded in count and in name length (real names are short, and RE2 is linear on a long one
+  // anyway), so at most ~3 MB: a sender inventing endless names must not grow it without limit.
   constexpr size_t kMaxCachedVerdicts = 10'000;
-  if (verdicts_.size() < kMaxCachedVerdicts) verdicts_.emplace(std::string(metric_name), allowed);
+  constexpr size_t kMaxCachedNameBytes = 256;
+  if (verdicts_.size() < kMaxCachedVerdicts && metric_name.size() <= kMaxCachedNameBytes)
+    verdicts_.emplace(std::string(metric_name), allowed);
   return allowed;
 }
 
