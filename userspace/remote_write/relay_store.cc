@@ -274,14 +274,19 @@ IngestResult RelayStore::Ingest(WriteRequestView& request, Clock::time_point now
   const int64_t latest_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 (options_.wall_clock() + options_.max_future).time_since_epoch())
                                 .count();
-  for (const SeriesRef& series : request.series) {
-    for (const Sample& sample : request.SamplesOf(series)) {
-      if (sample.timestamp_ms <= latest_ms) continue;
-      result.error = "sample of " + std::string(FindMetricName(request.LabelsOf(series))) + " at " +
-                     std::to_string(sample.timestamp_ms) + " ms since the epoch, more than " +
-                     std::to_string(options_.max_future.count()) + " ms ahead of this host's clock";
-      return Refuse(reject::kTooFarInFuture, result, request);
+  // One pass over the flat sample array; the series is looked up only to name it in the error.
+  for (size_t i = 0; i < request.samples.size(); ++i) {
+    if (request.samples[i].timestamp_ms <= latest_ms) continue;
+    std::string_view metric;
+    for (const SeriesRef& series : request.series) {
+      if (i >= series.first_sample && i < series.first_sample + series.sample_count)
+        metric = FindMetricName(request.LabelsOf(series));
     }
+    result.error = "sample of " + std::string(metric) + " at " +
+                   std::to_string(request.samples[i].timestamp_ms) +
+                   " ms since the epoch, more than " + std::to_string(options_.max_future.count()) +
+                   " ms ahead of this host's clock";
+    return Refuse(reject::kTooFarInFuture, result, request);
   }
 
   // Phase 2: apply.
