@@ -92,7 +92,7 @@ bench-remote-write: deps
 # $(FUZZ_BUILD_DIR)/fuzz/findings/<target>/ (cleared at the next run) and fail the target.
 FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_SECONDS   ?= 60
-FUZZ_TARGETS   := fuzz_snappy fuzz_write_request fuzz_receiver
+FUZZ_TARGETS   := fuzz_snappy fuzz_write_request fuzz_receiver fuzz_receiver_small_stack
 fuzz: deps
 	cmake -S . -B $(FUZZ_BUILD_DIR) -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPODSTAT_BPF=OFF -DPODSTAT_FUZZ=ON

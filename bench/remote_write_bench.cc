@@ -116,7 +116,7 @@ int Run() {
   size_t stored = 0;
   while (seconds < kMinSeconds) {
     RelayOptions options;
-    options.extra_labels = {{"relay", "podstat"}};
+    options.extra_labels = {{"cluster", "podstat"}};
     auto store = RelayStore::Create(options, nullptr);
     Receiver receiver(*store, limits);
     const auto now = Clock::now();

@@ -50,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   rw::RelayOptions options;
   options.allow_metrics = {"container_memory_usage_bytes", "up", "a.*"};
-  options.extra_labels = {{"relay", "fuzz"}};
+  options.extra_labels = {{"cluster", "fuzz"}};
   options.max_series = 50;
   auto store = rw::RelayStore::Create(options, nullptr);
   if (!store) std::abort();

@@ -40,6 +40,15 @@ std::vector<rw::WriteRequest> Requests() {
   special.timeseries.push_back({{{"pod", "unsorted"}, {"__name__", "up"}, {"empty", ""}}, {}});
   requests.push_back(special);
 
+  // Long names against the regex allow-list of fuzz_receiver_small_stack: a matcher that recurses
+  // per character overflows a 100 KiB stack on these.
+  rw::WriteRequest long_names;
+  long_names.timeseries.push_back(
+      {{{"__name__", "container_" + std::string(400, 'a')}, {"id", "/x"}}, {{1, 1700000000000}}});
+  long_names.timeseries.push_back(
+      {{{"__name__", "node_cpu_" + std::string(1500, 'b') + "_total"}}, {{1, 1700000000000}}});
+  requests.push_back(long_names);
+
   rw::WriteRequest invalid;
   invalid.timeseries.push_back({{{"__name__", "up"}, {"a", "1"}, {"a", "2"}}, {{1, 1}}});
   invalid.timeseries.push_back({{{"no_name", "x"}}, {{1, 1}}});

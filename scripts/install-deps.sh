@@ -13,6 +13,7 @@ packages=(
   libcurl4-openssl-dev                                   # the remote_write sender's HTTP(S) client
   libcap-dev                                             # dropping capabilities after attach
   libicu-dev                                             # UTF-8 validation of label values
+  libre2-dev                                             # the receiver's allow-list regexes
   iproute2 curl ca-certificates
 )
 if [[ "${1:-}" != "--build-only" ]]; then

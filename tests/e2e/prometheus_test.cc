@@ -72,7 +72,8 @@ std::string RemoteWriteTrouble(const PrometheusServer& prometheus) {
   return out;
 }
 
-// The series the agent exports itself, without those its receiver relays (relay="prom1").
+// The series the agent exports itself, without those its receiver relays (which all carry
+// relay="remote_write").
 std::vector<Sample> OwnSamples(const std::vector<Sample>& samples) {
   std::vector<Sample> out;
   for (const Sample& sample : samples) {
@@ -96,9 +97,9 @@ std::string FormatAll(const std::vector<Sample>& samples, size_t limit = 20) {
 }
 
 std::string ScrapeConfig(const Agent& agent) {
-  // The relayed series the agent re-exposes carry relay="prom1"; they are dropped at scrape time,
-  // or Prometheus would ingest them again (as exported_job=...), write them back, and grow a new
-  // generation of series every scrape.
+  // The relayed series the agent re-exposes carry relay="remote_write"; they are dropped at scrape
+  // time, or Prometheus would ingest them again (as exported_job=...), write them back, and grow a
+  // new generation of series every scrape.
   return "  - job_name: podstat\n"
          "    static_configs:\n"
          "      - targets: ['" +
@@ -117,13 +118,14 @@ constexpr char kGlobal[] =
     "  evaluation_interval: 1s\n";
 
 // (a) Prometheus scrapes agent A and remote_writes what it scraped to A's receiver; A re-exposes
-// the allowed metrics, with relay="prom1" and the job/instance labels Prometheus attached.
+// the allowed metrics, with relay="remote_write", its extra label origin="prom1" and the
+// job/instance labels Prometheus attached.
 TEST(PrometheusTest, RemoteWritesToOurReceiver) {
   PODSTAT_REQUIRE_PRIVILEGES();
   PODSTAT_REQUIRE_PROMETHEUS();
 
   // A map capacity nobody would pick: its relayed value must be exactly A's own.
-  Agent agent({"--receiver.enable", "--receiver.extra-label=relay=prom1",
+  Agent agent({"--receiver.enable", "--receiver.extra-label=origin=prom1",
                std::string("--receiver.allow-metric=") + kMemoryUsage,
                std::string("--receiver.allow-metric=") + kBuildInfo,
                std::string("--receiver.allow-metric=") + kMapCapacity, "--bpf.max-cgroups=12345"});
@@ -163,7 +165,7 @@ TEST(PrometheusTest, RemoteWritesToOurReceiver) {
       if (sample.labels.count("relay") == 0)
         own_memory[Label(sample, "id")].push_back(sample.value);
     }
-    relayed = SamplesWithLabel(samples, "relay", "prom1");
+    relayed = SamplesWithLabel(samples, "origin", "prom1");
     if (!relayed_named(kBuildInfo).empty() && !relayed_named(kMemoryUsage).empty() &&
         !relayed_named(kMapCapacity).empty()) {
       arrived = true;
@@ -173,7 +175,7 @@ TEST(PrometheusTest, RemoteWritesToOurReceiver) {
   }
   const long long arrival_ms = MillisSince(start);
   ASSERT_TRUE(arrived) << "no relayed " << kBuildInfo << ", " << kMemoryUsage << " and "
-                       << kMapCapacity << " with relay=\"prom1\" on A's /metrics within "
+                       << kMapCapacity << " with origin=\"prom1\" on A's /metrics within "
                        << kArrival.count() << " s; relayed so far:\n"
                        << FormatAll(relayed) << "Prometheus's remote_write warnings and errors:\n"
                        << RemoteWriteTrouble(prometheus);
@@ -187,7 +189,7 @@ TEST(PrometheusTest, RemoteWritesToOurReceiver) {
   for (const Sample& sample : SamplesNamed(samples, kMemoryUsage)) {
     if (sample.labels.count("relay") == 0) own_memory[Label(sample, "id")].push_back(sample.value);
   }
-  relayed = SamplesWithLabel(samples, "relay", "prom1");
+  relayed = SamplesWithLabel(samples, "origin", "prom1");
   std::cout << "relayed series appeared on A's /metrics " << arrival_ms << " ms after Prometheus "
             << "was ready; " << relayed.size() << " relayed series, " << samples.size()
             << " series in all\n";
@@ -200,6 +202,7 @@ TEST(PrometheusTest, RemoteWritesToOurReceiver) {
         << "relayed a metric not allowed: " << FormatSample(sample);
     EXPECT_EQ(Label(sample, "job"), "podstat") << FormatSample(sample);
     EXPECT_EQ(Label(sample, "instance"), agent.address()) << FormatSample(sample);
+    EXPECT_EQ(Label(sample, "relay"), "remote_write") << FormatSample(sample);
   }
   EXPECT_TRUE(SamplesNamed(relayed, "podstat_collection_duration_seconds").empty());
   EXPECT_TRUE(SamplesNamed(relayed, "up").empty());

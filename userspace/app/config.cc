@@ -108,19 +108,39 @@ Usage: podstat [flags]
                                   udp and udp6), so cAdvisor dashboards work unchanged.
   --[no-]receiver.enable          Accept Prometheus remote_write on POST /api/v1/write and
                                   /write (default off) and re-expose the kept series on
-                                  /metrics, merged into podstat's own families by name.
-  --receiver.allow-metric=REGEX   Metric names to keep (fully anchored; repeatable; the first
-                                  use replaces the default: container_cpu_load_average_10s,
+                                  /metrics, merged into podstat's own families by name. Every
+                                  relayed series carries relay="remote_write", set by podstat
+                                  over any relay label the sender sent, so it never passes for
+                                  one of podstat's own series (which never carry it).
+  --receiver.allow-metric=REGEX   Metric names to keep (RE2 syntax as Prometheus's, fully
+                                  anchored; repeatable; the first use replaces the default:
+                                  container_cpu_load_average_10s,
                                   container_memory_usage_bytes,
                                   container_memory_max_usage_bytes, container_fs_usage_bytes,
                                   container_fs_limit_bytes).
   --receiver.extra-label=NAME=VALUE
                                   Label added to every relayed series (repeatable); a label
-                                  the series already has wins.
-  --receiver.ttl=DURATION         Relayed series not refreshed for this long are dropped
-                                  (default 5m).
+                                  the series already has wins. "relay" is reserved.
+  --receiver.ttl=DURATION         Relayed series that get no newer sample for this long are
+                                  dropped (default 5m).
   --receiver.max-series=N         Cap on relayed series; new series beyond it are refused with
                                   429 and counted (default 50000).
+  --receiver.max-bytes=N          Cap on the relay store's size (label bytes + 128 per series);
+                                  new series beyond it are refused with 429 and counted
+                                  (default 67108864 = 64 MiB, enough for 50000 series of
+                                  1.2 KiB; at least 1048576).
+  --receiver.max-future=DURATION  A write with a sample dated further ahead of this host's
+                                  clock is refused with 400 (default 10m).
+  --receiver.label-limit=N        A write with a series of more labels (__name__ included) is
+                                  refused with 400 (default 64, at most 128).
+  --receiver.label-name-length-limit=N
+                                  ... with a label name longer than N bytes (default 512, at
+                                  most 1024).
+  --receiver.label-value-length-limit=N
+                                  ... with a label value (or metric name) longer than N bytes
+                                  (default 2048, at most 16384). Each refusal is counted in
+                                  podstat_receiver_rejected_requests_total{reason}; so are
+                                  invalid names and values that are not UTF-8 (400).
   --receiver.max-body-bytes=N     Larger request bodies get 413 (default 10485760).
   --remote-write.url=URL          Push podstat's own metrics there with remote_write 1.0
                                   (repeatable; http or https).
@@ -250,6 +270,14 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
       {"receiver.ttl", duration(config.receiver_ttl, milliseconds(1000))},
       {"receiver.max-series", number(config.receiver_max_series, 1, 100'000'000)},
       {"receiver.max-body-bytes", number(config.receiver_max_body_bytes, 1024, 1u << 30)},
+      {"receiver.max-bytes", number(config.receiver_max_bytes, 1u << 20, uint64_t{1} << 40)},
+      {"receiver.max-future", duration(config.receiver_max_future)},
+      // The maxima are the decoder's caps (remote_write/proto.h DecodeLimits).
+      {"receiver.label-limit", number(config.receiver_label_limit, 1, 128)},
+      {"receiver.label-name-length-limit",
+       number(config.receiver_label_name_length_limit, 8, 1024)},
+      {"receiver.label-value-length-limit",
+       number(config.receiver_label_value_length_limit, 1, 16 * 1024)},
       {"remote-write.url",
        [&](const std::string& v) {
          config.remote_write_urls.push_back(v);

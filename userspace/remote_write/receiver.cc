@@ -28,7 +28,9 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
          });
 }
 
-ReceiverResponse Answer(int status, std::string reason) { return {status, std::move(reason)}; }
+ReceiverResponse Answer(int status, std::string_view category, std::string reason) {
+  return {status, std::move(reason), category};
+}
 
 // "application/x-protobuf;proto=prometheus.WriteRequest" -> nullopt when acceptable, else a 415.
 std::optional<ReceiverResponse> CheckContentType(std::string_view content_type) {
@@ -36,7 +38,8 @@ std::optional<ReceiverResponse> CheckContentType(std::string_view content_type) 
   if (content_type.empty()) return std::nullopt;
   const size_t semicolon = content_type.find(';');
   if (!EqualsIgnoreCase(TrimSpace(content_type.substr(0, semicolon)), kProtobufType))
-    return Answer(415, "Content-Type must be application/x-protobuf");
+    return Answer(415, reject::kUnsupportedMediaType,
+                  "Content-Type must be application/x-protobuf");
   std::string_view params =
       semicolon == std::string_view::npos ? std::string_view() : content_type.substr(semicolon + 1);
   while (!params.empty()) {
@@ -50,10 +53,12 @@ std::optional<ReceiverResponse> CheckContentType(std::string_view content_type) 
     if (proto.size() >= 2 && proto.front() == '"' && proto.back() == '"')
       proto = proto.substr(1, proto.size() - 2);
     if (proto == kProtoV2)
-      return Answer(415,
+      return Answer(415, reject::kUnsupportedMediaType,
                     "remote write 2.0 (io.prometheus.write.v2.Request) is not supported; send "
                     "1.0 (prometheus.WriteRequest)");
-    if (proto != kProtoV1) return Answer(415, "unsupported proto; only prometheus.WriteRequest");
+    if (proto != kProtoV1)
+      return Answer(415, reject::kUnsupportedMediaType,
+                    "unsupported proto; only prometheus.WriteRequest");
   }
   return std::nullopt;
 }
@@ -65,20 +70,22 @@ ReceiverResponse Process(std::string_view content_type, std::string_view content
     return *refused;
   std::string error;
   if (!SnappyUncompress(body, limits.max_decoded_bytes, scratch.decoded, &error))
-    return Answer(400, "snappy: " + error);
+    return Answer(400, reject::kMalformed, "snappy: " + error);
   if (!DecodeWriteRequest(scratch.decoded, scratch.request, &error, limits.decode))
-    return Answer(400, "protobuf: " + error);
+    return Answer(400, reject::kMalformed, "protobuf: " + error);
   IngestResult result = store.Ingest(scratch.request, now);
   switch (result.status) {
     case IngestStatus::kInvalid:
-      return Answer(400, "invalid series: " + result.error);
+      return Answer(400, result.reason, "invalid series: " + result.error);
     case IngestStatus::kTooManySeries:
-      return Answer(429, "series limit reached: " + std::to_string(result.refused_series) +
-                             " new series refused");
+      return Answer(429, result.reason,
+                    std::string(result.reason == reject::kMaxBytes ? "store bytes" : "series") +
+                        " limit reached: " + std::to_string(result.refused_series) +
+                        " new series refused");
     case IngestStatus::kOk:
       break;
   }
-  return Answer(204, "");
+  return Answer(204, {}, "");
 }
 
 // Pooled buffers that grew past this after a big request are freed rather than kept.
@@ -93,10 +100,11 @@ std::optional<ReceiverResponse> CheckWriteHeaders(std::string_view content_type,
                                                   const ReceiverLimits& limits) {
   const std::string_view encoding = TrimSpace(content_encoding);
   if (!encoding.empty() && !EqualsIgnoreCase(encoding, "snappy"))
-    return Answer(415, "Content-Encoding must be snappy");
+    return Answer(415, reject::kUnsupportedMediaType, "Content-Encoding must be snappy");
   if (auto refused = CheckContentType(content_type)) return refused;
   if (content_length && *content_length > limits.max_body_bytes)
-    return Answer(413, "body over " + std::to_string(limits.max_body_bytes) + " bytes");
+    return Answer(413, reject::kBodyTooLarge,
+                  "body over " + std::to_string(limits.max_body_bytes) + " bytes");
   return std::nullopt;
 }
 
@@ -106,7 +114,7 @@ ReceiverResponse HandleWrite(std::string_view content_type, std::string_view con
   ReceiverScratch local;
   ReceiverResponse response = Process(content_type, content_encoding, body, limits, store, now,
                                       scratch != nullptr ? *scratch : local);
-  store.CountRequest(response.status);
+  store.CountRequest(response.status, response.reason);
   return response;
 }
 

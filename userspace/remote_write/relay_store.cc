@@ -1,5 +1,7 @@
 #include "podstat/remote_write/relay_store.h"
 
+#include <re2/re2.h>
+
 #include <algorithm>
 #include <bit>
 #include <charconv>
@@ -27,21 +29,47 @@ bool IsPlainName(std::string_view pattern) {
   });
 }
 
-// Calls f(name, value) for the union of sorted series labels and sorted extra labels, in name
-// order; on a clash the series' label wins.
-template <typename F>
-void MergeLabels(std::span<const LabelRef> labels, const std::vector<Label>& extra, F&& f) {
+// Calls f(name, value) for the union of sorted series labels and sorted added labels, in name
+// order; on a clash the series' label wins unless the added one overrides.
+template <typename Added, typename F>
+void MergeLabels(std::span<const LabelRef> labels, const std::vector<Added>& added, F&& f) {
   size_t i = 0, j = 0;
-  while (i < labels.size() || j < extra.size()) {
-    if (j == extra.size() || (i < labels.size() && labels[i].name <= extra[j].name)) {
-      if (j < extra.size() && labels[i].name == extra[j].name) ++j;
+  while (i < labels.size() || j < added.size()) {
+    if (j == added.size() || (i < labels.size() && labels[i].name < added[j].label.name)) {
       f(labels[i].name, labels[i].value);
       ++i;
-    } else {
-      f(std::string_view(extra[j].name), std::string_view(extra[j].value));
-      ++j;
+      continue;
     }
+    const Label& label = added[j].label;
+    if (i < labels.size() && labels[i].name == label.name) {
+      if (added[j].overrides) {
+        f(std::string_view(label.name), std::string_view(label.value));
+      } else {
+        f(labels[i].name, labels[i].value);
+      }
+      ++i;
+    } else {
+      f(std::string_view(label.name), std::string_view(label.value));
+    }
+    ++j;
   }
+}
+
+std::string_view ReasonOf(LabelProblem problem) {
+  switch (problem) {
+    case LabelProblem::kInvalidUtf8:
+      return reject::kInvalidUtf8;
+    case LabelProblem::kLabelLimit:
+      return reject::kLabelLimit;
+    case LabelProblem::kLabelNameLength:
+      return reject::kLabelNameLength;
+    case LabelProblem::kLabelValueLength:
+      return reject::kLabelValueLength;
+    case LabelProblem::kNone:
+    case LabelProblem::kInvalid:
+      break;
+  }
+  return reject::kInvalidLabels;
 }
 
 // Calls f(name, value) for each label of a series key.
@@ -149,6 +177,9 @@ std::unique_ptr<RelayStore> RelayStore::Create(RelayOptions options, std::string
   for (const Label& label : options.extra_labels) {
     if (!IsValidLabelName(label.name) || label.name == kMetricNameLabel)
       return fail("invalid extra label name \"" + label.name + "\"");
+    if (label.name == kRelayLabel)
+      return fail("extra label " + label.name + " is reserved: podstat sets relay=\"" +
+                  std::string(kRelayLabelValue) + "\" on every relayed series");
     if (label.value.empty() || !IsValidUtf8(label.value))
       return fail("extra label " + label.name + " needs a non-empty UTF-8 value");
   }
@@ -159,40 +190,73 @@ std::unique_ptr<RelayStore> RelayStore::Create(RelayOptions options, std::string
       return fail("extra label " + options.extra_labels[i].name + " given twice");
   }
   if (options.max_series == 0) return fail("max series must be positive");
+  if (options.max_bytes == 0) return fail("max bytes must be positive");
 
   std::unique_ptr<RelayStore> store(new RelayStore(options));
+  RE2::Options re2_options;
+  re2_options.set_log_errors(false);  // the error goes into *error instead of stderr
   for (const std::string& pattern : options.allow_metrics) {
     if (IsPlainName(pattern)) {
       store->exact_names_.insert(pattern);
       continue;
     }
-    try {
-      store->patterns_.emplace_back(pattern, std::regex::ECMAScript | std::regex::optimize);
-    } catch (const std::regex_error& e) {
-      return fail("invalid --receiver.allow-metric regex \"" + pattern + "\": " + e.what());
-    }
+    // Anchored on both ends, as Prometheus anchors relabel regexes: "^(?:" pattern ")$".
+    auto re = std::make_unique<RE2>("^(?:" + pattern + ")$", re2_options);
+    if (!re->ok())
+      return fail("invalid --receiver.allow-metric regex \"" + pattern + "\": " + re->error());
+    store->patterns_.push_back(std::move(re));
   }
   return store;
 }
+
+RelayStore::RelayStore(RelayOptions options) : options_(std::move(options)) {
+  for (const Label& label : options_.extra_labels) added_labels_.push_back({label, false});
+  added_labels_.push_back({{std::string(kRelayLabel), std::string(kRelayLabelValue)}, true});
+  std::sort(added_labels_.begin(), added_labels_.end(),
+            [](const AddedLabel& a, const AddedLabel& b) { return a.label.name < b.label.name; });
+}
+
+RelayStore::~RelayStore() = default;
 
 bool RelayStore::Allowed(std::string_view metric_name) {
   if (exact_names_.find(metric_name) != exact_names_.end()) return true;
   if (patterns_.empty()) return false;
   if (auto it = verdicts_.find(metric_name); it != verdicts_.end()) return it->second;
-  const std::string name(metric_name);
-  const bool allowed = std::any_of(patterns_.begin(), patterns_.end(), [&](const std::regex& re) {
-    return std::regex_match(name, re);
-  });
-  // Bounded: a sender inventing endless names must not grow the cache without limit.
+  const bool allowed =
+      std::any_of(patterns_.begin(), patterns_.end(), [&](const std::unique_ptr<RE2>& re) {
+        return RE2::FullMatch(re2::StringPiece(metric_name.data(), metric_name.size()), *re);
+      });
+  // Bounded in count and in name length (real names are short, and RE2 is linear on a long one
+  // anyway), so at most ~3 MB: a sender inventing endless names must not grow it without limit.
   constexpr size_t kMaxCachedVerdicts = 10'000;
-  if (verdicts_.size() < kMaxCachedVerdicts) verdicts_.emplace(name, allowed);
+  constexpr size_t kMaxCachedNameBytes = 256;
+  if (verdicts_.size() < kMaxCachedVerdicts && metric_name.size() <= kMaxCachedNameBytes)
+    verdicts_.emplace(std::string(metric_name), allowed);
   return allowed;
+}
+
+void RelayStore::EraseLocked(EntryMap::iterator it) {
+  bytes_ -= it->first.size() + kSeriesOverheadBytes;
+  entries_.erase(it);
 }
 
 void RelayStore::ExpireLocked(Clock::time_point now) {
   last_sweep_ = now;
-  std::erase_if(entries_,
-                [&](const auto& item) { return now - item.second.refreshed > options_.ttl; });
+  std::erase_if(entries_, [&](const auto& item) {
+    if (now - item.second.refreshed <= options_.ttl) return false;
+    bytes_ -= item.first.size() + kSeriesOverheadBytes;
+    return true;
+  });
+}
+
+IngestResult RelayStore::Refuse(std::string_view reason, IngestResult& result,
+                                const WriteRequestView& request) {
+  result.status = IngestStatus::kInvalid;
+  result.reason = reason;
+  result.rejected = request.samples.size();
+  std::lock_guard lock(mutex_);
+  stats_.samples_rejected += result.rejected;
+  return result;
 }
 
 IngestResult RelayStore::Ingest(WriteRequestView& request, Clock::time_point now) {
@@ -202,14 +266,27 @@ IngestResult RelayStore::Ingest(WriteRequestView& request, Clock::time_point now
     const std::span<LabelRef> labels(request.labels.data() + series.first_label,
                                      series.label_count);
     size_t kept = 0;
-    if (!NormalizeLabels(labels, &kept, &result.error)) {
-      result.status = IngestStatus::kInvalid;
-      result.rejected = request.samples.size();
-      std::lock_guard lock(mutex_);
-      stats_.samples_rejected += result.rejected;
-      return result;
-    }
+    const LabelProblem problem =
+        NormalizeLabels(labels, options_.series_limits, &kept, &result.error);
+    if (problem != LabelProblem::kNone) return Refuse(ReasonOf(problem), result, request);
     series.label_count = static_cast<uint32_t>(kept);
+  }
+  const int64_t latest_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                (options_.wall_clock() + options_.max_future).time_since_epoch())
+                                .count();
+  // One pass over the flat sample array; the series is looked up only to name it in the error.
+  for (size_t i = 0; i < request.samples.size(); ++i) {
+    if (request.samples[i].timestamp_ms <= latest_ms) continue;
+    std::string_view metric;
+    for (const SeriesRef& series : request.series) {
+      if (i >= series.first_sample && i < series.first_sample + series.sample_count)
+        metric = FindMetricName(request.LabelsOf(series));
+    }
+    result.error = "sample of " + std::string(metric) + " at " +
+                   std::to_string(request.samples[i].timestamp_ms) +
+                   " ms since the epoch, more than " + std::to_string(options_.max_future.count()) +
+                   " ms ahead of this host's clock";
+    return Refuse(reject::kTooFarInFuture, result, request);
   }
 
   // Phase 2: apply.
@@ -231,7 +308,6 @@ IngestResult RelayStore::Ingest(WriteRequestView& request, Clock::time_point now
   stats_.samples_filtered += result.filtered;
   stats_.samples_out_of_order += result.out_of_order;
   stats_.samples_rejected += result.rejected;
-  stats_.series_limit_rejections += result.refused_series;
   return result;
 }
 
@@ -244,13 +320,12 @@ void RelayStore::ApplySeriesLocked(std::span<const LabelRef> sorted_labels,
     return;
   }
   key_.clear();
-  MergeLabels(sorted_labels, options_.extra_labels,
-              [&](std::string_view name, std::string_view value) {
-                key_ += name;
-                key_ += kKeySeparator;
-                key_ += value;
-                key_ += kKeySeparator;
-              });
+  MergeLabels(sorted_labels, added_labels_, [&](std::string_view name, std::string_view value) {
+    key_ += name;
+    key_ += kKeySeparator;
+    key_ += value;
+    key_ += kKeySeparator;
+  });
   auto it = entries_.find(std::string_view(key_));
   const bool exists = it != entries_.end();
 
@@ -270,11 +345,12 @@ void RelayStore::ApplySeriesLocked(std::span<const LabelRef> sorted_labels,
   if (exists) {
     result.accepted += accepted;
     result.out_of_order += out_of_order;
+    // Only an accepted sample keeps a series alive: resending old ones is not news.
+    if (newest == nullptr) return;
     Entry& entry = it->second;
     entry.refreshed = now;
-    if (newest == nullptr) return;
     if (IsStaleMarker(newest->value)) {
-      entries_.erase(it);
+      EraseLocked(it);
       return;
     }
     entry.value = newest->value;
@@ -286,13 +362,20 @@ void RelayStore::ApplySeriesLocked(std::span<const LabelRef> sorted_labels,
     result.out_of_order += out_of_order;
     return;
   }
-  if (entries_.size() >= options_.max_series && !*swept) {
+  const size_t cost = key_.size() + kSeriesOverheadBytes;
+  auto full = [&] {
+    return entries_.size() >= options_.max_series || bytes_ + cost > options_.max_bytes;
+  };
+  if (full() && !*swept) {
     ExpireLocked(now);
     *swept = true;
   }
-  if (entries_.size() >= options_.max_series) {
+  if (full()) {
     result.rejected += samples.size();
     ++result.refused_series;
+    const bool by_count = entries_.size() >= options_.max_series;
+    if (by_count) ++stats_.series_limit_rejections;
+    if (result.reason.empty()) result.reason = by_count ? reject::kMaxSeries : reject::kMaxBytes;
     return;
   }
   result.accepted += accepted;
@@ -309,6 +392,7 @@ void RelayStore::ApplySeriesLocked(std::span<const LabelRef> sorted_labels,
   entry.timestamp_ms = newest->timestamp_ms;
   entry.refreshed = now;
   entries_.emplace(key_, entry);
+  bytes_ += cost;
 }
 
 namespace {
@@ -406,15 +490,22 @@ std::string RenderFamilies(const std::vector<RelayFamily>& families) {
   return out;
 }
 
-void RelayStore::CountRequest(int status_code) {
+void RelayStore::CountRequest(int status_code, std::string_view reason) {
   std::lock_guard lock(mutex_);
   ++stats_.requests[status_code];
+  if (!reason.empty()) {
+    auto it = stats_.rejected_requests.find(reason);
+    if (it == stats_.rejected_requests.end())
+      it = stats_.rejected_requests.emplace(std::string(reason), 0).first;
+    ++it->second;
+  }
 }
 
 RelayStats RelayStore::Stats() const {
   std::lock_guard lock(mutex_);
   RelayStats stats = stats_;
   stats.series = entries_.size();
+  stats.bytes = bytes_;
   return stats;
 }
 
@@ -431,9 +522,18 @@ std::string RelayStore::RenderSelfMetrics() const {
     AppendCounter(out, "podstat_receiver_requests_total", "{code=\"" + std::to_string(code) + "\"}",
                   count);
   out +=
+      "# HELP podstat_receiver_rejected_requests_total Remote write requests refused (4xx), by "
+      "reason: the first rule the request broke.\n"
+      "# TYPE podstat_receiver_rejected_requests_total counter\n";
+  std::map<std::string, uint64_t, std::less<>> rejected = stats.rejected_requests;
+  for (std::string_view reason : reject::kAll) rejected.emplace(std::string(reason), 0);
+  for (const auto& [reason, count] : rejected)
+    AppendCounter(out, "podstat_receiver_rejected_requests_total", "{reason=\"" + reason + "\"}",
+                  count);
+  out +=
       "# HELP podstat_receiver_samples_total Samples received, by result: accepted (newest so "
       "far), filtered (metric not allowed), out_of_order (not newer than the stored sample), "
-      "rejected (invalid request or series limit).\n"
+      "rejected (refused request, or new series over a store limit).\n"
       "# TYPE podstat_receiver_samples_total counter\n";
   AppendCounter(out, "podstat_receiver_samples_total", "{result=\"accepted\"}",
                 stats.samples_accepted);
@@ -447,6 +547,11 @@ std::string RelayStore::RenderSelfMetrics() const {
       "# HELP podstat_receiver_series Series held by the relay store.\n"
       "# TYPE podstat_receiver_series gauge\n";
   AppendCounter(out, "podstat_receiver_series", "", stats.series);
+  out +=
+      "# HELP podstat_receiver_store_bytes Bytes the relay store's series take, counted against "
+      "--receiver.max-bytes (label bytes plus a fixed cost per series).\n"
+      "# TYPE podstat_receiver_store_bytes gauge\n";
+  AppendCounter(out, "podstat_receiver_store_bytes", "", stats.bytes);
   out +=
       "# HELP podstat_receiver_series_limit_rejections_total New series refused because the "
       "relay store held --receiver.max-series series.\n"

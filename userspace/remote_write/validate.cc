@@ -22,9 +22,9 @@ std::string Quote(std::string_view text) {
   return out + "\"";
 }
 
-bool Fail(std::string* error, std::string reason) {
+LabelProblem Fail(std::string* error, LabelProblem problem, std::string reason) {
   if (error) *error = std::move(reason);
-  return false;
+  return problem;
 }
 
 }  // namespace
@@ -81,21 +81,39 @@ bool IsValidLabelName(std::string_view name) {
                      [](char c) { return IsAsciiLetter(c) || IsDigit(c) || c == '_'; });
 }
 
-bool NormalizeLabels(std::span<LabelRef> labels, size_t* count, std::string* error) {
+LabelProblem NormalizeLabels(std::span<LabelRef> labels, const SeriesLimits& limits, size_t* count,
+                             std::string* error) {
+  using enum LabelProblem;
+  // The count first: a series over it is refused without looking at its (many) labels.
+  const size_t present = static_cast<size_t>(std::count_if(
+      labels.begin(), labels.end(), [](const LabelRef& label) { return !label.value.empty(); }));
+  if (present > limits.label_limit)
+    return Fail(error, kLabelLimit,
+                "series with " + std::to_string(present) + " labels, over the limit of " +
+                    std::to_string(limits.label_limit));
   bool has_name = false;
   for (const LabelRef& label : labels) {
-    if (label.name.empty()) return Fail(error, "empty label name");
+    if (label.name.empty()) return Fail(error, kInvalid, "empty label name");
+    if (label.name.size() > limits.label_name_length_limit)
+      return Fail(error, kLabelNameLength,
+                  "label name " + Quote(label.name) + " longer than " +
+                      std::to_string(limits.label_name_length_limit) + " bytes");
+    if (label.value.size() > limits.label_value_length_limit)
+      return Fail(error, kLabelValueLength,
+                  "label " + Quote(label.name) + " value longer than " +
+                      std::to_string(limits.label_value_length_limit) + " bytes");
     if (label.name == kMetricNameLabel) {
       if (!IsValidMetricName(label.value))
-        return Fail(error, "invalid metric name " + Quote(label.value));
+        return Fail(error, IsValidUtf8(label.value) ? kInvalid : kInvalidUtf8,
+                    "invalid metric name " + Quote(label.value));
       has_name = true;
     } else if (!IsValidLabelName(label.name)) {
-      return Fail(error, "invalid label name " + Quote(label.name));
+      return Fail(error, kInvalid, "invalid label name " + Quote(label.name));
     }
     if (!IsValidUtf8(label.value))
-      return Fail(error, "label " + Quote(label.name) + " value is not valid UTF-8");
+      return Fail(error, kInvalidUtf8, "label " + Quote(label.name) + " value is not valid UTF-8");
   }
-  if (!has_name) return Fail(error, "series without a metric name (__name__)");
+  if (!has_name) return Fail(error, kInvalid, "series without a metric name (__name__)");
   // Series carry a handful of labels, usually sorted already: insertion sort beats std::sort here.
   for (size_t i = 1; i < labels.size(); ++i) {
     const LabelRef current = labels[i];
@@ -106,14 +124,14 @@ bool NormalizeLabels(std::span<LabelRef> labels, size_t* count, std::string* err
   // Duplicates are checked before empty values go, so {a="", a="x"} is still a duplicate.
   for (size_t i = 1; i < labels.size(); ++i) {
     if (labels[i].name == labels[i - 1].name)
-      return Fail(error, "duplicate label name " + Quote(labels[i].name));
+      return Fail(error, kInvalid, "duplicate label name " + Quote(labels[i].name));
   }
   size_t kept = 0;
   for (size_t i = 0; i < labels.size(); ++i) {
     if (!labels[i].value.empty()) labels[kept++] = labels[i];
   }
   *count = kept;
-  return true;
+  return kNone;
 }
 
 }  // namespace podstat::remote_write

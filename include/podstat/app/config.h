@@ -44,6 +44,11 @@ struct Config {
   std::chrono::milliseconds receiver_ttl{std::chrono::minutes(5)};
   uint64_t receiver_max_series = 50'000;
   uint64_t receiver_max_body_bytes = 10u << 20;
+  uint64_t receiver_max_bytes = 64u << 20;                                  // --receiver.max-bytes
+  std::chrono::milliseconds receiver_max_future{std::chrono::minutes(10)};  // --receiver.max-future
+  uint64_t receiver_label_limit = 64;                 // --receiver.label-limit
+  uint64_t receiver_label_name_length_limit = 512;    // --receiver.label-name-length-limit
+  uint64_t receiver_label_value_length_limit = 2048;  // --receiver.label-value-length-limit
   // remote_write sender.
   std::vector<std::string> remote_write_urls;  // --remote-write.url, repeatable
   std::chrono::milliseconds remote_write_interval{std::chrono::seconds(15)};

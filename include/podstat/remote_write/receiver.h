@@ -10,11 +10,14 @@
 //        header of either kind is taken as 1.0 + snappy, as Prometheus's own receiver does, so
 //        old senders keep working.
 //   413  body longer than max_body_bytes.
-//   400  snappy or protobuf malformed, a decode cap exceeded, or invalid labels (validate.h);
-//        the reason says which. Nothing from such a request is stored.
-//   429  the relay store is full and new series were refused (the rest was applied).
+//   400  snappy or protobuf malformed, a decode cap exceeded, invalid labels or labels over the
+//        SeriesLimits (validate.h), or a sample too far in the future; the reason says which.
+//        Nothing from such a request is stored.
+//   429  the relay store is full (--receiver.max-series or --receiver.max-bytes) and new series
+//        were refused (the rest was applied).
 //   204  stored.
-// Every answer is counted in the store's podstat_receiver_requests_total{code}.
+// Every answer is counted in the store's podstat_receiver_requests_total{code}, and every refusal
+// in podstat_receiver_rejected_requests_total{reason} (reject:: in relay_store.h).
 #pragma once
 
 #include <cstddef>
@@ -39,7 +42,8 @@ struct ReceiverLimits {
 
 struct ReceiverResponse {
   int status = 204;
-  std::string body;  // short reason for an error, empty on 204
+  std::string body;         // short reason for an error, empty on 204
+  std::string_view reason;  // reject:: category for an error, empty on 204
 };
 
 // The header checks alone (415, then 413 by the declared Content-Length when known), for an HTTP

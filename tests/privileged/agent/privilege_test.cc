@@ -183,5 +183,17 @@ TEST(AgentPrivilegeTest, ZeroPeriodsAreRefusedBeforeStarting) {
   }
 }
 
+// A receiver pattern that does not compile is refused before eBPF is loaded. Before: after the
+// programs were loaded and attached and the first collection had run.
+TEST(AgentPrivilegeTest, BadReceiverPatternIsRefusedBeforeLoading) {
+  PODSTAT_REQUIRE_ROOT();
+  Agent agent({"--receiver.enable", "--receiver.allow-metric=container_(", "--log.level=debug"});
+  const std::optional<int> status = agent.WaitExit(kConditionTimeout);
+  ASSERT_TRUE(status.has_value()) << agent.Stderr();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 2) << DescribeWaitStatus(*status);
+  EXPECT_TRUE(Contains(agent.Stderr(), "invalid --receiver.allow-metric")) << agent.Stderr();
+  EXPECT_FALSE(Contains(agent.Stderr(), "component=bpf")) << agent.Stderr();
+}
+
 }  // namespace
 }  // namespace podstat::testing

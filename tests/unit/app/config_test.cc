@@ -123,7 +123,7 @@ TEST(ParseFlagsRemoteWrite, RepeatableFlagsAccumulateAndLabelsAreChecked) {
   std::string error;
   const auto config = ParseFlags(
       {"--receiver.enable", "--receiver.allow-metric=up", "--receiver.allow-metric", "node_.*",
-       "--receiver.extra-label=relay=edge-1", "--remote-write.url=http://a:9090/api/v1/write",
+       "--receiver.extra-label=cluster=edge-1", "--remote-write.url=http://a:9090/api/v1/write",
        "--remote-write.url=https://b/api/v1/write", "--remote-write.external-label=cluster=c=1",
        "--remote-write.interval=5s", "--no-bpf", "--compat=cadvisor", "--no-collector.network"},
       &error);
@@ -138,6 +138,31 @@ TEST(ParseFlagsRemoteWrite, RepeatableFlagsAccumulateAndLabelsAreChecked) {
   EXPECT_FALSE(config->bpf);
   EXPECT_TRUE(config->compat_cadvisor);
   EXPECT_FALSE(config->collect_network);
+}
+
+TEST(ParseFlagsRemoteWrite, ReceiverLimitsHaveDefaultsAndRanges) {
+  std::string error;
+  auto config = ParseFlags({}, &error);
+  ASSERT_TRUE(config) << error;
+  EXPECT_EQ(config->receiver_max_bytes, 64u << 20);
+  EXPECT_EQ(config->receiver_max_future, std::chrono::minutes(10));
+  EXPECT_EQ(config->receiver_label_limit, 64u);
+  EXPECT_EQ(config->receiver_label_name_length_limit, 512u);
+  EXPECT_EQ(config->receiver_label_value_length_limit, 2048u);
+  config = ParseFlags(
+      {"--receiver.max-bytes=1048576", "--receiver.max-future=1m", "--receiver.label-limit=128",
+       "--receiver.label-name-length-limit=8", "--receiver.label-value-length-limit=16384"},
+      &error);
+  ASSERT_TRUE(config) << error;
+  EXPECT_EQ(config->receiver_max_bytes, 1u << 20);
+  EXPECT_EQ(config->receiver_max_future, std::chrono::minutes(1));
+  EXPECT_EQ(config->receiver_label_limit, 128u);
+  // Past the decoder's caps, or too small to hold anything.
+  for (const char* bad : {"--receiver.max-bytes=1000", "--receiver.label-limit=0",
+                          "--receiver.label-limit=129", "--receiver.label-name-length-limit=7",
+                          "--receiver.label-value-length-limit=16385", "--receiver.max-future=x"}) {
+    EXPECT_FALSE(ParseFlags({bad}, &error)) << bad;
+  }
 }
 
 TEST(ParseFlagsRemoteWrite, RejectsBadLabelsUrlsAndIntervals) {

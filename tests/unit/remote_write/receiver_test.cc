@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include "podstat/remote_write/snappy.h"
@@ -154,6 +155,32 @@ TEST_F(RemoteWriteReceiver, CountsEveryAnswerByCode) {
   EXPECT_EQ(requests.at(204), 2u);
   EXPECT_EQ(requests.at(400), 1u);
   EXPECT_EQ(requests.at(415), 1u);
+}
+
+// Every refusal is counted once by the first rule it broke, so the reasons add up to the 4xx.
+TEST_F(RemoteWriteReceiver, CountsEveryRefusalByReason) {
+  Post("garbage");
+  Post("x", "text/plain");
+  Post(std::string(limits_.max_body_bytes + 1, 'x'));
+  Post(Body({Mem("\xc0\xaf", 1, 1)}));
+  Post(Body({Mem(std::string(3000, 'p'), 1, 1)}));
+  Post(Body({Mem("a", 1, 1), Mem("b", 1, 1), Mem("c", 1, 1), Mem("d", 1, 1)}));
+  const ReceiverResponse future = Post(Body({Mem("a", 1, 7'258'118'400'000)}));
+  EXPECT_EQ(future.status, 400);
+  EXPECT_EQ(future.reason, reject::kTooFarInFuture);
+  const auto stats = store_->Stats();
+  const std::map<std::string, uint64_t, std::less<>> want = {
+      {"malformed", 1},        {"unsupported_media_type", 1},   {"body_too_large", 1},
+      {"invalid_utf8", 1},     {"label_value_length_limit", 1}, {"max_series", 1},
+      {"too_far_in_future", 1}};
+  EXPECT_EQ(stats.rejected_requests, want);
+  const std::string text = store_->RenderSelfMetrics();
+  EXPECT_NE(text.find("podstat_receiver_rejected_requests_total{reason=\"invalid_utf8\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("podstat_receiver_rejected_requests_total{reason=\"max_bytes\"} 0\n"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace

@@ -115,11 +115,13 @@ TEST(RelayStore, ExtraLabelsAreAddedUnlessTheSeriesHasThem) {
   const std::vector<Label> want_a = {{"__name__", "container_memory_usage_bytes"},
                                      {"cluster", "c1"},
                                      {"pod", "a"},
+                                     {"relay", "remote_write"},
                                      {"zone", "z1"}};
   EXPECT_EQ(families[0].series[0].labels, want_a);
   const std::vector<Label> want_b = {{"__name__", "container_memory_usage_bytes"},
                                      {"cluster", "mine"},
                                      {"pod", "b"},
+                                     {"relay", "remote_write"},
                                      {"zone", "z1"}};
   EXPECT_EQ(families[0].series[1].labels, want_b);
 }
@@ -168,9 +170,9 @@ TEST(RelayStore, NaNAndInfAreValidValues) {
   request.timeseries.push_back(Mem("ninf", -std::numeric_limits<double>::infinity(), 1));
   EXPECT_EQ(Ingest(*store, request).accepted, 3u);
   const std::string text = store->RenderExposition(kT0);
-  EXPECT_NE(text.find("{pod=\"nan\"} NaN\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("{pod=\"inf\"} +Inf\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("{pod=\"ninf\"} -Inf\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("{pod=\"nan\",relay=\"remote_write\"} NaN\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("{pod=\"inf\",relay=\"remote_write\"} +Inf\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("{pod=\"ninf\",relay=\"remote_write\"} -Inf\n"), std::string::npos) << text;
 }
 
 TEST(RelayStore, StaleMarkerEndsTheSeries) {
@@ -265,19 +267,21 @@ TEST(RelayStore, ExpositionIsGroupedEscapedAndTyped) {
   const std::string want =
       "# HELP container_fs_usage_bytes Relayed from remote_write by podstat's receiver.\n"
       "# TYPE container_fs_usage_bytes untyped\n"
-      "container_fs_usage_bytes{pod=\"a\"} 42090070016\n"
-      "container_fs_usage_bytes{pod=\"b\"} 122880\n"
+      "container_fs_usage_bytes{pod=\"a\",relay=\"remote_write\"} 42090070016\n"
+      "container_fs_usage_bytes{pod=\"b\",relay=\"remote_write\"} 122880\n"
       "# HELP container_memory_usage_bytes Relayed from remote_write by podstat's receiver.\n"
       "# TYPE container_memory_usage_bytes untyped\n"
-      "container_memory_usage_bytes{pod=\"plain\"} 0.5\n"
-      "container_memory_usage_bytes{pod=\"quote\\\"back\\\\slash\\nnewline\"} 229376\n";
+      "container_memory_usage_bytes{pod=\"plain\",relay=\"remote_write\"} 0.5\n"
+      "container_memory_usage_bytes{pod=\"quote\\\"back\\\\slash\\nnewline\",relay=\"remote_"
+      "write\"} 229376\n";
   EXPECT_EQ(text, want);
   EXPECT_EQ(RenderFamilies(store->Collect(kT0)), want);
   // A family the caller already exposes is left out.
   const std::string skipped = store->RenderExposition(
       kT0, [](std::string_view name) { return name == "container_fs_usage_bytes"; });
   EXPECT_EQ(skipped.find("container_fs_usage_bytes"), std::string::npos);
-  EXPECT_NE(skipped.find("container_memory_usage_bytes{pod=\"plain\"} 0.5"), std::string::npos);
+  EXPECT_NE(skipped.find("container_memory_usage_bytes{pod=\"plain\",relay=\"remote_write\"} 0.5"),
+            std::string::npos);
 }
 
 TEST(RelayStore, SelfMetrics) {
@@ -287,13 +291,16 @@ TEST(RelayStore, SelfMetrics) {
   WriteRequest request;
   request.timeseries = {Mem("a", 1, 1), Mem("b", 1, 1), Series({{"__name__", "other"}}, {{1, 1}})};
   Ingest(*store, request);
-  store->CountRequest(429);
+  store->CountRequest(429, reject::kMaxSeries);
   store->CountRequest(503);
   const std::string text = store->RenderSelfMetrics();
   for (const char* line : {
            "podstat_receiver_requests_total{code=\"204\"} 0\n",
            "podstat_receiver_requests_total{code=\"429\"} 1\n",
            "podstat_receiver_requests_total{code=\"503\"} 1\n",
+           "podstat_receiver_rejected_requests_total{reason=\"max_series\"} 1\n",
+           "podstat_receiver_rejected_requests_total{reason=\"invalid_utf8\"} 0\n",
+           "podstat_receiver_store_bytes 191\n",
            "podstat_receiver_samples_total{result=\"accepted\"} 1\n",
            "podstat_receiver_samples_total{result=\"filtered\"} 1\n",
            "podstat_receiver_samples_total{result=\"rejected\"} 1\n",
@@ -325,6 +332,166 @@ TEST(RelayStore, ConcurrentIngestAndScrape) {
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(store->Stats().series, 40u);
   EXPECT_EQ(store->Stats().samples_accepted, 800u);
+}
+
+// std::regex matched by recursion, one stack frame per character, and overflowed the HTTP
+// worker's stack on a long name; RE2 matches in linear time without recursion.
+TEST(RelayStore, AllowListRegexIsRe2AnchoredAndSafeOnLongNames) {
+  RelayOptions options;
+  options.allow_metrics = {"container_.*", "a|b"};
+  auto store = MakeStore(options);
+  WriteRequest request;
+  const std::string long_name = "container_" + std::string(2000, 'x');
+  for (const std::string& name : {long_name, std::string("a"), std::string("b"), std::string("ab"),
+                                  std::string("xb"), std::string("ax")})
+    request.timeseries.push_back(Series({{"__name__", name}}, {{1, 1}}));
+  const IngestResult result = Ingest(*store, request);
+  EXPECT_EQ(result.status, IngestStatus::kOk) << result.error;
+  EXPECT_EQ(result.accepted, 3u);  // the long name, a, b: the alternation is anchored as a whole
+  EXPECT_EQ(result.filtered, 3u);
+  // RE2 syntax: a backreference is an error, reported with the pattern.
+  std::string error;
+  options.allow_metrics = {"(a)\\1"};
+  EXPECT_FALSE(RelayStore::Create(options, &error));
+  EXPECT_NE(error.find("invalid --receiver.allow-metric regex \"(a)\\1\""), std::string::npos)
+      << error;
+}
+
+// A relayed container_memory_usage_bytes{id="/x"} looked exactly like podstat's own series.
+TEST(RelayStore, RelayLabelIsAlwaysSetAndOverridesTheSenders) {
+  RelayOptions options;
+  options.extra_labels = {{"cluster", "c1"}};
+  auto store = MakeStore(options);
+  WriteRequest request;
+  request.timeseries = {
+      Series({{"__name__", "container_memory_usage_bytes"}, {"id", "/x"}}, {{1, 1}}),
+      Series({{"__name__", "container_memory_usage_bytes"}, {"id", "/y"}, {"relay", "podstat"}},
+             {{2, 1}}),
+      Series({{"__name__", "container_memory_usage_bytes"}, {"id", "/z"}, {"relay", ""}},
+             {{3, 1}})};
+  ASSERT_EQ(Ingest(*store, request).accepted, 3u);
+  const auto families = store->Collect(kT0);
+  ASSERT_EQ(families.size(), 1u);
+  ASSERT_EQ(families[0].series.size(), 3u);
+  for (const RelaySeries& series : families[0].series) {
+    const std::vector<Label>& labels = series.labels;
+    ASSERT_EQ(labels.size(), 4u);
+    EXPECT_EQ(labels[3], (Label{"relay", "remote_write"}));
+    EXPECT_EQ(labels[1], (Label{"cluster", "c1"}));
+  }
+  // A forged relay label does not make a second series next to the unforged one.
+  WriteRequest again;
+  again.timeseries = {Series(
+      {{"__name__", "container_memory_usage_bytes"}, {"id", "/x"}, {"relay", "other"}}, {{9, 2}})};
+  ASSERT_EQ(Ingest(*store, again).accepted, 1u);
+  EXPECT_EQ(store->Stats().series, 3u);
+  // The label cannot be configured away.
+  std::string error;
+  options.extra_labels = {{"relay", "mine"}};
+  EXPECT_FALSE(RelayStore::Create(options, &error));
+  EXPECT_NE(error.find("reserved"), std::string::npos) << error;
+}
+
+TEST(RelayStore, SeriesLimitsRefuseTheRequestWithAReason) {
+  RelayOptions options;
+  options.series_limits.label_limit = 3;
+  options.series_limits.label_value_length_limit = 40;
+  auto store = MakeStore(options);
+  WriteRequest request;
+  request.timeseries = {
+      Mem("ok", 1, 1),
+      Series({{"__name__", "container_memory_usage_bytes"}, {"a", "1"}, {"b", "2"}, {"c", "3"}},
+             {{1, 1}})};
+  IngestResult result = Ingest(*store, request);
+  EXPECT_EQ(result.status, IngestStatus::kInvalid);
+  EXPECT_EQ(result.reason, reject::kLabelLimit);
+  EXPECT_EQ(result.rejected, 2u);
+  EXPECT_EQ(store->Stats().series, 0u);
+  request.timeseries = {Mem(std::string(41, 'p'), 1, 1)};
+  result = Ingest(*store, request);
+  EXPECT_EQ(result.reason, reject::kLabelValueLength);
+  request.timeseries = {Mem("\xff", 1, 1)};
+  EXPECT_EQ(Ingest(*store, request).reason, reject::kInvalidUtf8);
+  request.timeseries = {
+      Series({{"__name__", "container_memory_usage_bytes"}, {"a-b", "1"}}, {{1, 1}})};
+  EXPECT_EQ(Ingest(*store, request).reason, reject::kInvalidLabels);
+}
+
+// Bounded in bytes, not only in series: new series beyond max_bytes are refused (429) while the
+// stored ones stay fresh, and the bytes come back when series go.
+TEST(RelayStore, MaxBytesRefusesNewSeriesAndIsGivenBack) {
+  RelayOptions options;
+  options.max_bytes = 4096;
+  options.ttl = seconds(10);
+  auto store = MakeStore(options);
+  const std::string big(500, 'v');
+  WriteRequest request;
+  for (int i = 0; i < 10; ++i) request.timeseries.push_back(Mem(big + std::to_string(i), 1, 1));
+  IngestResult result = Ingest(*store, request);
+  EXPECT_EQ(result.status, IngestStatus::kTooManySeries);
+  EXPECT_EQ(result.reason, reject::kMaxBytes);
+  RelayStats stats = store->Stats();
+  // Each series: its key (~580 bytes with __name__ and relay) plus the fixed overhead.
+  EXPECT_EQ(stats.series, 5u);
+  EXPECT_LE(stats.bytes, 4096u);
+  EXPECT_GT(stats.bytes, 4096u - 700);
+  EXPECT_EQ(result.refused_series, 5u);
+  EXPECT_EQ(stats.series_limit_rejections, 0u) << "max_series was not what refused them";
+  // A stored series still takes new samples when the store is full.
+  WriteRequest update;
+  update.timeseries = {Mem(big + "0", 2, 2)};
+  EXPECT_EQ(Ingest(*store, update).status, IngestStatus::kOk);
+  // A stale marker ends one series and frees its bytes; expiry frees the rest.
+  update.timeseries = {Mem(big + "0", StaleMarker(), 3)};
+  Ingest(*store, update);
+  EXPECT_LT(store->Stats().bytes, stats.bytes);
+  EXPECT_EQ(store->Stats().series, 4u);
+  store->Collect(kT0 + seconds(11));
+  EXPECT_EQ(store->Stats().bytes, 0u);
+  EXPECT_EQ(store->Stats().series, 0u);
+}
+
+// A sample dated 2200 froze its series: every later real sample was "out of order".
+TEST(RelayStore, SamplesTooFarInTheFutureRefuseTheRequest) {
+  const auto wall_now = WallClock::time_point() + std::chrono::hours(24 * 365 * 56);
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(wall_now.time_since_epoch()).count();
+  RelayOptions options;
+  options.max_future = std::chrono::minutes(10);
+  options.wall_clock = [&] { return wall_now; };
+  auto store = MakeStore(options);
+  WriteRequest request;
+  request.timeseries = {Mem("a", 1, now_ms), Mem("b", 666, 7'258'118'400'000)};
+  IngestResult result = Ingest(*store, request);
+  EXPECT_EQ(result.status, IngestStatus::kInvalid);
+  EXPECT_EQ(result.reason, reject::kTooFarInFuture);
+  EXPECT_NE(result.error.find("7258118400000"), std::string::npos) << result.error;
+  EXPECT_EQ(store->Stats().series, 0u);
+  // Up to max_future ahead is fine; a later real sample then still gets in.
+  request.timeseries = {Mem("b", 1, now_ms + 10 * 60 * 1000)};
+  EXPECT_EQ(Ingest(*store, request).status, IngestStatus::kOk);
+  request.timeseries = {Mem("b", 1, now_ms + 10 * 60 * 1000 + 1)};
+  EXPECT_EQ(Ingest(*store, request).reason, reject::kTooFarInFuture);
+}
+
+// Resending a sample already stored (or an older one) is not news: it must not keep the series
+// alive past its TTL.
+TEST(RelayStore, OnlyAcceptedSamplesRefreshTheTtl) {
+  RelayOptions options;
+  options.ttl = seconds(10);
+  auto store = MakeStore(options);
+  WriteRequest request;
+  request.timeseries = {Mem("a", 1, 100)};
+  ASSERT_EQ(Ingest(*store, request).accepted, 1u);
+  request.timeseries = {Mem("a", 1, 100)};  // the same timestamp again
+  EXPECT_EQ(Ingest(*store, request, kT0 + seconds(8)).out_of_order, 1u);
+  EXPECT_TRUE(store->Collect(kT0 + seconds(11)).empty()) << "an out-of-order sample refreshed it";
+  // An accepted one does.
+  request.timeseries = {Mem("a", 1, 200)};
+  ASSERT_EQ(Ingest(*store, request, kT0 + seconds(20)).accepted, 1u);
+  request.timeseries = {Mem("a", 1, 300)};
+  ASSERT_EQ(Ingest(*store, request, kT0 + seconds(28)).accepted, 1u);
+  EXPECT_EQ(store->Collect(kT0 + seconds(35)).size(), 1u);
 }
 
 // promtool's linter over everything the relay exposes, when promtool is installed.

@@ -245,6 +245,41 @@ int Run(const Config& config) {
     logger.Error("main", error);
     return http::ParseListenAddress(config.listen_address) ? kExitFailure : kExitUsage;
   }
+  // remote_write receiver: a relay store behind POST /api/v1/write and /write. Built here, so a
+  // bad pattern or label is refused before anything is loaded (it starts no thread).
+  std::unique_ptr<remote_write::RelayStore> relay;
+  std::unique_ptr<remote_write::Receiver> receiver;
+  if (config.receiver_enable) {
+    remote_write::RelayOptions relay_options;
+    if (!config.receiver_allow.empty()) relay_options.allow_metrics = config.receiver_allow;
+    for (const auto& [name, value] : config.receiver_extra_labels) {
+      relay_options.extra_labels.push_back({name, value});
+    }
+    relay_options.ttl = config.receiver_ttl;
+    relay_options.max_series = config.receiver_max_series;
+    relay_options.max_bytes = config.receiver_max_bytes;
+    relay_options.max_future = config.receiver_max_future;
+    relay_options.series_limits.label_limit = config.receiver_label_limit;
+    relay_options.series_limits.label_name_length_limit = config.receiver_label_name_length_limit;
+    relay_options.series_limits.label_value_length_limit = config.receiver_label_value_length_limit;
+    relay = remote_write::RelayStore::Create(relay_options, &error);
+    if (!relay) {
+      logger.Error("main", "--receiver: ", error);
+      return kExitUsage;
+    }
+    remote_write::ReceiverLimits limits;
+    limits.max_body_bytes = config.receiver_max_body_bytes;
+    receiver = std::make_unique<remote_write::Receiver>(*relay, limits);
+    std::string allowed;
+    for (const auto& pattern : relay_options.allow_metrics) {
+      allowed += (allowed.empty() ? "" : ", ") + pattern;
+    }
+    logger.Info("main", "remote_write receiver on POST /api/v1/write and /write; keeping ", allowed,
+                "; ttl ", config.receiver_ttl.count(), " ms, at most ", config.receiver_max_series,
+                " series and ", config.receiver_max_bytes, " bytes; relayed series carry ",
+                remote_write::kRelayLabel, "=\"", remote_write::kRelayLabelValue, "\"");
+  }
+
   // First, while podstat has one thread: setns() and capability changes apply per thread.
   const cgroup::CgroupNamespaceOutcome cgroupns = cgroup::EnsureHostCgroupNamespace(config.paths);
   if (cgroupns.kind == cgroup::CgroupNamespaceOutcome::Kind::kFailed) {
@@ -382,34 +417,6 @@ int Run(const Config& config) {
       logger.Error("main", "remote_write sender: ", error);
       return kExitUsage;
     }
-  }
-
-  // remote_write receiver: a relay store behind POST /api/v1/write and /write.
-  std::unique_ptr<remote_write::RelayStore> relay;
-  std::unique_ptr<remote_write::Receiver> receiver;
-  if (config.receiver_enable) {
-    remote_write::RelayOptions relay_options;
-    if (!config.receiver_allow.empty()) relay_options.allow_metrics = config.receiver_allow;
-    for (const auto& [name, value] : config.receiver_extra_labels) {
-      relay_options.extra_labels.push_back({name, value});
-    }
-    relay_options.ttl = config.receiver_ttl;
-    relay_options.max_series = config.receiver_max_series;
-    relay = remote_write::RelayStore::Create(relay_options, &error);
-    if (!relay) {
-      logger.Error("main", "--receiver.allow-metric: ", error);
-      return kExitUsage;
-    }
-    remote_write::ReceiverLimits limits;
-    limits.max_body_bytes = config.receiver_max_body_bytes;
-    receiver = std::make_unique<remote_write::Receiver>(*relay, limits);
-    std::string allowed;
-    for (const auto& pattern : relay_options.allow_metrics) {
-      allowed += (allowed.empty() ? "" : ", ") + pattern;
-    }
-    logger.Info("main", "remote_write receiver on POST /api/v1/write and /write; keeping ", allowed,
-                "; ttl ", config.receiver_ttl.count(), " ms, at most ", config.receiver_max_series,
-                " series");
   }
 
   std::vector<http::Route> routes;
