@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "podstat/util/strings.h"
+
 namespace podstat::remote_write {
 namespace {
 
@@ -28,46 +30,6 @@ LabelProblem Fail(std::string* error, LabelProblem problem, std::string reason) 
 }
 
 }  // namespace
-
-bool IsValidUtf8(std::string_view text) {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const auto* const end = p + text.size();
-  while (p < end) {
-    // ASCII fast path, eight bytes at a time: label values are nearly always ASCII.
-    while (end - p >= 8) {
-      uint64_t chunk;
-      std::memcpy(&chunk, p, sizeof(chunk));
-      if (chunk & 0x8080808080808080ull) break;
-      p += 8;
-    }
-    if (p == end) break;
-    const unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    int extra = 0;
-    uint32_t min = 0;
-    uint32_t code = 0;
-    if ((c & 0xe0) == 0xc0) {
-      extra = 1, min = 0x80, code = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      extra = 2, min = 0x800, code = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      extra = 3, min = 0x10000, code = c & 0x07;
-    } else {
-      return false;  // continuation byte without a lead, or 0xf8..0xff
-    }
-    if (end - p <= extra) return false;
-    for (int i = 1; i <= extra; ++i) {
-      if ((p[i] & 0xc0) != 0x80) return false;
-      code = (code << 6) | (p[i] & 0x3f);
-    }
-    if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
-    p += extra + 1;
-  }
-  return true;
-}
 
 bool IsValidMetricName(std::string_view name) {
   if (name.empty() || IsDigit(name[0])) return false;

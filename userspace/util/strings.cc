@@ -47,11 +47,9 @@ std::optional<int64_t> ParseInt64(std::string_view text) {
   return value;
 }
 
-std::string EscapeInvalidUtf8(std::string_view text) {
+size_t ValidUtf8Prefix(std::string_view text) {
   // ICU's U8_NEXT (header-only, no libicu linked) decodes one code point and, on an ill-formed
-  // sequence, steps over its "maximal subpart" as Unicode recommends (§3.9, U+FFFD substitution):
-  // the bytes it skipped are exactly the ones to escape, and decoding resumes at the next byte
-  // that can start a sequence.
+  // sequence, steps over its "maximal subpart" as Unicode recommends (§3.9, U+FFFD substitution).
   const auto* bytes = reinterpret_cast<const uint8_t*>(text.data());
   const size_t length = text.size();
   // The common case: ASCII up to the first byte with the high bit set (most names have none).
@@ -64,17 +62,24 @@ std::string EscapeInvalidUtf8(std::string_view text) {
     if (word & 0x8080808080808080ULL) break;
   }
   while (i < length && bytes[i] < 0x80) ++i;
-  // Then well-formed UTF-8 to the end: nothing to change, one copy.
-  for (;;) {
-    if (i == length) return std::string(text);
+  while (i < length) {
     const size_t start = i;
     UChar32 c = 0;
     U8_NEXT(bytes, i, length, c);
-    if (c < 0) {
-      i = start;
-      break;
-    }
+    if (c < 0) return start;
   }
+  return length;
+}
+
+bool IsValidUtf8(std::string_view text) { return ValidUtf8Prefix(text) == text.size(); }
+
+std::string EscapeInvalidUtf8(std::string_view text) {
+  // U8_NEXT's skipped bytes on an ill-formed sequence are exactly the ones to escape, and decoding
+  // resumes at the next byte that can start a sequence.
+  const auto* bytes = reinterpret_cast<const uint8_t*>(text.data());
+  const size_t length = text.size();
+  size_t i = ValidUtf8Prefix(text);
+  if (i == length) return std::string(text);  // well-formed: nothing to change, one copy
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out(text.substr(0, i));
   out.reserve(length + 12);

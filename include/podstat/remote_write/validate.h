@@ -24,9 +24,6 @@ namespace podstat::remote_write {
 
 inline constexpr std::string_view kMetricNameLabel = "__name__";
 
-// Strict UTF-8 (as Go's utf8.ValidString): no overlong forms, no surrogates, nothing above
-// U+10FFFF, no truncated sequences.
-bool IsValidUtf8(std::string_view text);
 bool IsValidMetricName(std::string_view name);
 bool IsValidLabelName(std::string_view name);
 

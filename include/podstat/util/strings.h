@@ -61,4 +61,8 @@ std::optional<int64_t> ParseInt64(std::string_view text);
 // then. systemd's own escapes are lower-case (`\x2d`), so they never collide with these.
 std::string EscapeInvalidUtf8(std::string_view text);
 
+// Whether `text` is well-formed UTF-8 (no overlongs, surrogates or code points above U+10FFFF;
+// NUL and control characters are valid), as Prometheus requires of label values.
+bool IsValidUtf8(std::string_view text);
+
 }  // namespace podstat

@@ -198,4 +198,23 @@ TEST(EscapeInvalidUtf8, AgreesWithIconvOnEveryShortSequence) {
 }
 
 }  // namespace
+// The receiver refuses label values this rejects (Prometheus answers 400 to them too).
+TEST(Utf8, IsValidUtf8IsStrict) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain ascii, longer than eight bytes"));
+  EXPECT_TRUE(IsValidUtf8("\xc3\xbc"));          // ü
+  EXPECT_TRUE(IsValidUtf8("\xe2\x82\xac"));      // €
+  EXPECT_TRUE(IsValidUtf8("\xf0\x9f\x98\x80"));  // 😀
+  EXPECT_TRUE(IsValidUtf8(std::string("a\0b", 3)));
+  EXPECT_FALSE(IsValidUtf8("\xff"));
+  EXPECT_FALSE(IsValidUtf8("\x80"));              // lone continuation
+  EXPECT_FALSE(IsValidUtf8("\xc3"));              // truncated
+  EXPECT_FALSE(IsValidUtf8("abcdefgh\xe2\x82"));  // truncated after the fast path
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xe0\x80\xaf"));      // overlong
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate U+D800
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // U+110000
+  EXPECT_FALSE(IsValidUtf8("\xc3\x28"));          // bad continuation
+}
+
 }  // namespace podstat
