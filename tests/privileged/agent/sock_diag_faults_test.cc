@@ -203,12 +203,26 @@ TEST(SockDiagFaultsTest, DescriptorsDoNotGrowWithNamespaces) {
 
 // A cgroup whose sockets change while the seed dumps it is seeded by a later round. That later
 // baseline is the sockets from before the agent, not lost events: drift must stay 0 (it was 8 at
-// every start: 4 sockets, counted once per state and once per kind).
+// every start of the node: 4 sockets, counted once per state and once per kind).
 TEST(SockDiagFaultsTest, CgroupBusyDuringTheSeedIsSeededWithoutDrift) {
   PODSTAT_REQUIRE_PRIVILEGES();
   TestCgroup cgroup;
-  SocketWorkload workload(cgroup, Netns::kHost);
-  workload.Listen(4);
+  // Sockets in the host's namespace, dumped first, and in 20 more: the cgroup's sockets are seen
+  // from the first dump of the seed to the last, so a change anywhere in it makes the cgroup busy.
+  constexpr int kNamespaces = 20;
+  SocketWorkload host_workload(cgroup, Netns::kHost);
+  host_workload.Listen(4);
+  std::vector<std::unique_ptr<SocketWorkload>> workloads;
+  for (int i = 0; i < kNamespaces; ++i) {
+    workloads.push_back(std::make_unique<SocketWorkload>(cgroup, Netns::kOwn));
+    workloads.back()->Listen(1);
+  }
+  const int64_t listeners = 4 + kNamespaces;
+  auto truth_listen = [&] {
+    int64_t listen = host_workload.Truth().at("listen");
+    for (const auto& workload : workloads) listen += workload->Truth().at("listen");
+    return listen;
+  };
   // A process of the same cgroup that opens and closes a listener without pause until told to
   // stop, in a namespace of its own: the cgroup's transition count moves during every dump.
   int stop_pipe[2], ready_pipe[2];
@@ -274,10 +288,11 @@ TEST(SockDiagFaultsTest, CgroupBusyDuringTheSeedIsSeededWithoutDrift) {
       [&] {
         samples = ParseExposition(agent.Scrape());
         return Value(samples, "podstat_socket_reconciliations_total", {}) >= 2 &&
-               Value(samples, kTcpSockets, listen) == 4;
+               Value(samples, kTcpSockets, listen) == static_cast<double>(listeners);
       },
-      "a round after the seed that counts the cgroup's 4 listeners");
-  EXPECT_EQ(workload.Truth().at("listen"), 4);
+      "a round after the seed that counts the cgroup's " + std::to_string(listeners) +
+          " listeners");
+  EXPECT_EQ(truth_listen(), listeners);
   EXPECT_EQ(Value(samples, kDrift, {}), 0) << "the deferred seed was counted as drift";
 }
 
