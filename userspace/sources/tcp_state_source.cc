@@ -136,6 +136,14 @@ void TcpStateSource::ReportFailures(const std::vector<NamespaceFailure>& failed,
                   : std::string());
 }
 
+std::chrono::milliseconds TcpStateSource::NextRetryAfterFailure() {
+  ++failed_rounds_in_a_row_;
+  // Soon, but backing off while the cause lasts: 2 s, 4 s ... 64 s, never past the interval.
+  const uint32_t doublings = std::min<uint32_t>(failed_rounds_in_a_row_ - 1, 5);
+  return std::min<std::chrono::milliseconds>(options_.retry_interval * (1u << doublings),
+                                             options_.reconcile_interval);
+}
+
 void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& namespaces) {
   const auto started = Clock::now();
   last_round_ = started;
@@ -147,10 +155,7 @@ void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& name
   // read (no descriptor left for opendir): a round over it would set every count to zero.
   if (namespaces.empty()) {
     ++failures_[kListFailed];
-    ++failed_rounds_in_a_row_;
-    const auto retry_in = std::min<std::chrono::milliseconds>(
-        options_.retry_interval * (1u << std::min<uint32_t>(failed_rounds_in_a_row_ - 1, 5)),
-        options_.reconcile_interval);
+    const auto retry_in = NextRetryAfterFailure();
     ReportFailures({NamespaceFailure{0, kListFailed,
                                      "no network namespace could be listed from " + paths_.procfs}},
                    0, baseline_.size(), retry_in);
@@ -297,11 +302,7 @@ void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& name
   seeded_ = true;
   auto next = result.skipped_cgroups > 0 ? options_.retry_interval : options_.reconcile_interval;
   if (!failed.empty()) {
-    ++failed_rounds_in_a_row_;
-    // Soon, but backing off while the cause lasts: 2 s, 4 s ... 64 s, never past the interval.
-    const auto retry_in = std::min<std::chrono::milliseconds>(
-        options_.retry_interval * (1u << std::min<uint32_t>(failed_rounds_in_a_row_ - 1, 5)),
-        options_.reconcile_interval);
+    const auto retry_in = NextRetryAfterFailure();
     next = std::min(next, retry_in);
     ReportFailures(failed, namespaces.size(), deferred_cgroups, retry_in);
   } else if (failed_rounds_in_a_row_ > 0) {

@@ -104,6 +104,8 @@ class TcpStateSource {
   bool ScanProcesses(const std::set<uint64_t>& inodes,
                      std::map<uint64_t, std::set<uint64_t>>& cgroups,
                      std::map<uint64_t, pid_t>& some_pid) const;
+  // Counts one more failed round and says when to retry.
+  std::chrono::milliseconds NextRetryAfterFailure();
   void ReportFailures(const std::vector<NamespaceFailure>& failed, size_t listed,
                       uint64_t deferred_cgroups, std::chrono::milliseconds retry_in);
 
