@@ -58,9 +58,11 @@ Collector::Collector(Options options, std::unique_ptr<bpf::SockStateProgram> pro
       program_(std::move(program)),
       cpu_program_(std::move(cpu_program)) {
   if (program_) {
-    tcp_ = std::make_unique<sources::TcpStateSource>(
-        *program_, options_.paths, logger_,
-        sources::TcpStateSource::Options{options_.reconcile_interval, std::chrono::seconds(2)});
+    sources::TcpStateSource::Options tcp_options;
+    tcp_options.reconcile_interval = options_.reconcile_interval;
+    tcp_options.cgroup_root = options_.cgroup_root;
+    tcp_ = std::make_unique<sources::TcpStateSource>(*program_, options_.paths, logger_,
+                                                     std::move(tcp_options));
   }
   Init();
 }
@@ -581,6 +583,11 @@ model::Snapshot Collector::Collect() {
     snapshot.self.socket_drift = tcp_->drift();
     snapshot.self.reconciliations = tcp_->reconciliations();
     snapshot.self.early_reconciliations = tcp_->early_reconciliations();
+    const auto& failures = tcp_->failures();
+    for (size_t i = 0; i < failures.size(); ++i) {
+      snapshot.self.sock_diag_failures.push_back(
+          {sources::TcpStateSource::kFailureReasonNames[i], failures[i]});
+    }
     snapshot.self.tcp_map_entries = tcp_->map_entries();
     snapshot.self.tcp_map_capacity = program_->max_cgroups();
   }

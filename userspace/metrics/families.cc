@@ -358,6 +358,13 @@ std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot& snaps
     families.push_back(std::move(family));
   };
   single(kSocketDrift, static_cast<double>(self.socket_drift));
+  if (!self.sock_diag_failures.empty()) {
+    prometheus::MetricFamily failures = Family(kSockDiagFailures);
+    for (const auto& failure : self.sock_diag_failures) {
+      Add(failures, {{"reason", failure.reason}}, static_cast<double>(failure.count));
+    }
+    families.push_back(std::move(failures));
+  }
   single(kReconciliations, static_cast<double>(self.reconciliations));
   single(kEarlyReconciliations, static_cast<double>(self.early_reconciliations));
   single(kUnresolvedCgroups, static_cast<double>(self.unresolved_cgroups));

@@ -79,9 +79,14 @@ bool TcpBaseline::IsEmpty(uint64_t cgroup_id, const ps_tcp_counts& delta) const 
   return true;
 }
 
+void ReconcileRound::AddFailed(std::span<const uint64_t> possible_cgroups) {
+  any_failed_ = true;
+  deferred_.insert(possible_cgroups.begin(), possible_cgroups.end());
+}
+
 void ReconcileRound::AddNamespace(const MapView& before,
                                   std::span<const netlink::DiagSocket> sockets,
-                                  const MapView& after) {
+                                  const MapView& after, bool first_since_seed) {
   std::unordered_set<uint64_t> seen;
   constexpr uint8_t kProtocolTcp = 6, kProtocolUdp = 17;
   for (const netlink::DiagSocket& socket : sockets) {
@@ -103,16 +108,23 @@ void ReconcileRound::AddNamespace(const MapView& before,
     Observed& observed = observed_[id];
     if (TransitionsOf(before, id) != TransitionsOf(after, id)) observed.stable = false;
     observed.last_after = ValueOf(after, id);
+    if (first_since_seed) observed.seeding = true;
   }
 }
 
 ReconcileRound::Result ReconcileRound::ApplyTo(TcpBaseline& baseline,
                                                const MapView& final_view) const {
   Result result;
-  auto apply = [&](uint64_t id, const Observed& truth, const ps_tcp_counts& delta) {
+  // A correction of a cgroup whose sockets from before the agent were never counted yet is its
+  // seed; anything else is drift (events lost or dropped).
+  auto is_seed = [&](uint64_t id, bool seen_first_since_seed) {
+    return seed_round_ || seen_first_since_seed || baseline.pending_seed_.contains(id);
+  };
+  auto apply = [&](uint64_t id, const Observed& truth, const ps_tcp_counts& delta, bool seed) {
     TcpBaseline::Counts& base = baseline.baseline_[id];
+    uint64_t& corrected = seed ? result.seeded_sockets : result.corrected_sockets;
     auto set = [&](int64_t& slot, int64_t wanted) {
-      result.corrected_sockets += static_cast<uint64_t>(std::llabs(wanted - slot));
+      corrected += static_cast<uint64_t>(std::llabs(wanted - slot));
       slot = wanted;
     };
     for (int family = 0; family < PS_FAMILY_COUNT; ++family) {
@@ -125,37 +137,56 @@ ReconcileRound::Result ReconcileRound::ApplyTo(TcpBaseline& baseline,
         set(base.sockets[family][kind], truth.kinds[family][kind] - delta.sockets[family][kind]);
       }
     }
+    baseline.pending_seed_.erase(id);
     ++result.reconciled_cgroups;
+  };
+  // Left alone this round: if this round was to be its seed, the seed is still to come.
+  auto leave = [&](uint64_t id, bool seed, uint64_t& counter) {
+    if (seed) baseline.pending_seed_.insert(id);
+    ++counter;
   };
 
   for (const auto& [id, observed] : observed_) {
-    // Stable in each window, and nothing moved between the first and the last window either.
-    if (observed.stable && observed.first_transitions == observed.last_after.transitions) {
-      apply(id, observed, observed.last_after);
+    const bool seed = is_seed(id, observed.seeding);
+    if (defer_all_ || deferred_.contains(id)) {
+      leave(id, seed, result.deferred_cgroups);
+    } else if (observed.stable && observed.first_transitions == observed.last_after.transitions) {
+      // Stable in each window, and nothing moved between the first and the last window either.
+      apply(id, observed, observed.last_after, seed);
     } else {
-      ++result.skipped_cgroups;
+      leave(id, seed, result.skipped_cgroups);
     }
   }
   // Cgroups with deltas but no socket in any dump: their truth is zero if they held still from
-  // before the first dump to after the last.
+  // before the first dump to after the last -- and if every namespace was dumped: a namespace
+  // that could not be may hold any of them.
   for (const auto& [id, delta] : final_view) {
     if (observed_.contains(id)) continue;
-    if (TransitionsOf(initial_, id) != delta.transitions) {
-      ++result.skipped_cgroups;
-      continue;
+    const bool seed = is_seed(id, false);
+    if (any_failed_) {
+      leave(id, seed, result.deferred_cgroups);
+    } else if (TransitionsOf(initial_, id) != delta.transitions) {
+      leave(id, seed, result.skipped_cgroups);
+    } else {
+      apply(id, Observed{}, delta, seed);
     }
-    apply(id, Observed{}, delta);
   }
   // Cgroups known only by their baseline (no transition since attach) that no dump saw any more:
-  // their sockets went away unseen by BPF (lost events), so the truth is zero. Collected first
-  // because apply() inserts into the map being walked.
+  // their sockets went away unseen by BPF (lost events), so the truth is zero -- again only when
+  // every namespace was dumped. Collected first because apply() inserts into the map being walked.
   std::vector<uint64_t> vanished;
   for (const auto& [id, base] : baseline.baseline_) {
     if (!observed_.contains(id) && !final_view.contains(id) && !initial_.contains(id)) {
       vanished.push_back(id);
     }
   }
-  for (uint64_t id : vanished) apply(id, Observed{}, ps_tcp_counts{});
+  for (uint64_t id : vanished) {
+    if (any_failed_) {
+      ++result.deferred_cgroups;
+    } else {
+      apply(id, Observed{}, ps_tcp_counts{}, is_seed(id, false));
+    }
+  }
   return result;
 }
 

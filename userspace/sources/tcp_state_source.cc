@@ -5,8 +5,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <set>
+#include <utility>
 
 #include "podstat/util/fd.h"
 #include "podstat/util/file.h"
@@ -29,21 +33,115 @@ bool TcpStateSource::ReadMap(MapView& view) {
   return true;
 }
 
-netlink::SockDiagClient* TcpStateSource::ClientFor(const procfs::NetworkNamespace& ns) {
-  if (auto it = clients_.find(ns.inode); it != clients_.end()) return &it->second;
-  UniqueFd ns_fd(::open(paths_.Proc(ns.lowest_pid, "ns/net").c_str(), O_RDONLY | O_CLOEXEC));
+TcpStateSource::DumpOutcome TcpStateSource::DumpNamespace(uint64_t inode, pid_t pid, bool udp,
+                                                          std::vector<netlink::DiagSocket>& sockets,
+                                                          NamespaceFailure& failure) {
+  failure = NamespaceFailure{};
+  failure.inode = inode;
+  const std::string ns_path = paths_.Proc(pid, "ns/net");
+  UniqueFd ns_fd(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns_fd) {
+    // The process exited: the namespace may live on in another process (the caller looks).
+    if (errno == ENOENT || errno == ESRCH) return DumpOutcome::kGone;
+    failure.reason = kNetnsOpen;
+    failure.error = ns_path + ": " + ErrnoMessage(errno);
+    return DumpOutcome::kFailed;
+  }
   struct stat st {};
-  if (!ns_fd || ::fstat(ns_fd.get(), &st) != 0 || st.st_ino != ns.inode) {
-    return nullptr;  // the process left, or the pid was reused by another namespace's process
+  if (::fstat(ns_fd.get(), &st) != 0 || st.st_ino != inode) {
+    return DumpOutcome::kGone;  // the pid was reused by another namespace's process
   }
   std::string error;
+  // Opened for this dump only and closed on return: a kept socket per namespace would hold one
+  // descriptor per container for the agent's whole life.
   auto client = netlink::SockDiagClient::Open(ns_fd.get(), &error);
   if (!client) {
-    logger_.Warn("tcp", "sock_diag in network namespace ", ns.inode, " (pid ", ns.lowest_pid,
-                 "): ", error);
-    return nullptr;
+    failure.reason = kNetlinkOpen;
+    failure.error = std::move(error);
+    return DumpOutcome::kFailed;
   }
-  return &clients_.emplace(ns.inode, std::move(*client)).first->second;
+  ns_fd.Reset();
+  // With socket counts, every TCP state but TIME_WAIT: listeners' queued children and bound
+  // sockets count as open; without, only the states the gauges track.
+  constexpr uint32_t kTimeWaitBit = 1u << 6;
+  const uint32_t tcp_mask =
+      program_.sockets_attached() ? (netlink::kAllTcpStates & ~kTimeWaitBit) : kTrackedTcpStateMask;
+  bool tcp_unsupported = false, udp_unsupported = false;
+  if (!client->Dump(IPPROTO_TCP, sockets, &error, tcp_mask, &tcp_unsupported)) {
+    failure.reason = kDumpFailed;
+    failure.error = std::move(error);
+    return DumpOutcome::kFailed;
+  }
+  if (tcp_unsupported) return DumpOutcome::kTcpUnsupported;
+  if (udp) {
+    if (!client->Dump(IPPROTO_UDP, sockets, &error, ~0u, &udp_unsupported)) {
+      failure.reason = kDumpFailed;
+      failure.error = std::move(error);
+      return DumpOutcome::kFailed;
+    }
+    if (udp_unsupported) return DumpOutcome::kUdpUnsupported;
+  }
+  return DumpOutcome::kOk;
+}
+
+bool TcpStateSource::ScanProcesses(const std::set<uint64_t>& inodes,
+                                   std::map<uint64_t, std::set<uint64_t>>& cgroups,
+                                   std::map<uint64_t, pid_t>& some_pid) const {
+  const std::vector<pid_t> pids = procfs::ListPids(paths_);
+  if (pids.empty()) return false;  // /proc unreadable (no descriptor left, say): nothing known
+  bool complete = true;
+  for (pid_t pid : pids) {
+    const auto inode = procfs::NetworkNamespaceOf(paths_, pid);
+    if (!inode || !inodes.contains(*inode)) continue;
+    some_pid.try_emplace(*inode, pid);
+    const auto path = procfs::CgroupV2PathOf(paths_, pid);
+    struct stat st {};
+    if (!path || options_.cgroup_root.empty() ||
+        ::stat((*path == "/" ? options_.cgroup_root : options_.cgroup_root + *path).c_str(), &st) !=
+            0) {
+      // Gone meanwhile is fine; a process still there whose cgroup is unknown is not.
+      if (::access(paths_.Proc(pid, "").c_str(), F_OK) == 0) complete = false;
+      continue;
+    }
+    cgroups[*inode].insert(st.st_ino);
+  }
+  return complete;
+}
+
+void TcpStateSource::ReportFailures(const std::vector<NamespaceFailure>& failed, size_t listed,
+                                    uint64_t deferred_cgroups, std::chrono::milliseconds retry_in) {
+  const auto now = Clock::now();
+  // The first failed round of a streak is a warning, then one every ten minutes at most: a node
+  // short of descriptors would otherwise say the same every few seconds.
+  constexpr auto kWarnEvery = std::chrono::minutes(10);
+  const bool warn = failed_rounds_in_a_row_ == 1 || now - last_failure_warning_ >= kWarnEvery;
+  if (warn) last_failure_warning_ = now;
+  std::array<size_t, kFailureReasonCount> by_reason{};
+  for (const auto& failure : failed) ++by_reason[failure.reason];
+  std::string reasons;
+  for (size_t i = 0; i < by_reason.size(); ++i) {
+    if (by_reason[i] == 0) continue;
+    if (!reasons.empty()) reasons += ", ";
+    reasons += std::to_string(by_reason[i]) + " " + kFailureReasonNames[i];
+  }
+  const NamespaceFailure& first = failed.front();
+  logger_.Log(warn ? LogLevel::kWarn : LogLevel::kDebug, "tcp", "sock_diag could not dump ",
+              failed.size(), " of ", listed, " network namespaces (", reasons, "; first: netns ",
+              first.inode, ": ", first.error, "): the ", deferred_cgroups,
+              " cgroups they may hold keep their counts and none is set to zero this round; "
+              "retrying in ",
+              std::chrono::duration_cast<std::chrono::seconds>(retry_in).count(), " s",
+              warn && failed_rounds_in_a_row_ > 1
+                  ? " (" + std::to_string(failed_rounds_in_a_row_) + " such rounds in a row)"
+                  : std::string());
+}
+
+std::chrono::milliseconds TcpStateSource::NextRetryAfterFailure() {
+  ++failed_rounds_in_a_row_;
+  // Soon, but backing off while the cause lasts: 2 s, 4 s ... 64 s, never past the interval.
+  const uint32_t doublings = std::min<uint32_t>(failed_rounds_in_a_row_ - 1, 5);
+  return std::min<std::chrono::milliseconds>(options_.retry_interval * (1u << doublings),
+                                             options_.reconcile_interval);
 }
 
 void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& namespaces) {
@@ -52,11 +150,22 @@ void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& name
   // Skips from here on show up as a rise at the next collection: a transition lost after its
   // namespace was dumped in this round is then put right by the next one.
   misses_at_round_ = program_.StateRecursionMisses();
-  // Keep clients only for namespaces that still have processes: a kept netlink socket would
-  // otherwise keep a dead container's namespace alive.
+
+  // The agent itself lives in a network namespace, so an empty list means /proc could not be
+  // read (no descriptor left for opendir): a round over it would set every count to zero.
+  if (namespaces.empty()) {
+    ++failures_[kListFailed];
+    const auto retry_in = NextRetryAfterFailure();
+    ReportFailures({NamespaceFailure{0, kListFailed,
+                                     "no network namespace could be listed from " + paths_.procfs}},
+                   0, baseline_.size(), retry_in);
+    next_reconcile_ = Clock::now() + retry_in;
+    return;
+  }
   std::set<uint64_t> live;
   for (const auto& ns : namespaces) live.insert(ns.inode);
-  std::erase_if(clients_, [&](const auto& entry) { return !live.contains(entry.first); });
+  std::erase_if(namespace_cgroups_, [&](const auto& entry) { return !live.contains(entry.first); });
+  std::erase_if(unseeded_namespaces_, [&](uint64_t inode) { return !live.contains(inode); });
 
   MapView initial;
   if (!ReadMap(initial)) return;
@@ -67,67 +176,109 @@ void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& name
   ReconcileRound::KindSet kinds{};
   kinds[PS_SOCK_TCP] = count_sockets;
   kinds[PS_SOCK_UDP] = count_sockets && !udp_diag_missing_;
-  ReconcileRound round(initial, kinds);
+  ReconcileRound round(initial, kinds, /*seed_round=*/!seeded_);
   MapView before = initial, after;
-  size_t dumped = 0, failed = 0;
-  for (const auto& ns : namespaces) {
-    netlink::SockDiagClient* client = ClientFor(ns);
-    if (!client) {
-      ++failed;
-      continue;
-    }
+  size_t dumped = 0;
+  std::vector<NamespaceFailure> failed;
+  std::vector<uint64_t> gone;
+  // One namespace: false ends the round (a kernel without the diag module, or an unreadable map).
+  auto dump = [&](uint64_t inode, pid_t pid) {
     std::vector<netlink::DiagSocket> sockets;
-    std::string error;
-    // With socket counts, every TCP state but TIME_WAIT: listeners' queued children and
-    // bound sockets count as open; without, only the states the gauges track.
-    constexpr uint32_t kTimeWaitBit = 1u << 6;
-    const uint32_t tcp_mask =
-        kinds[PS_SOCK_TCP] ? (netlink::kAllTcpStates & ~kTimeWaitBit) : kTrackedTcpStateMask;
-    bool tcp_unsupported = false, udp_unsupported = false;
-    if (!client->Dump(IPPROTO_TCP, sockets, &error, tcp_mask, &tcp_unsupported) ||
-        (kinds[PS_SOCK_UDP] &&
-         !client->Dump(IPPROTO_UDP, sockets, &error, ~0u, &udp_unsupported))) {
-      logger_.Warn("tcp", "sock_diag dump of network namespace ", ns.inode, " failed: ", error);
-      clients_.erase(ns.inode);
-      ++failed;
-      continue;
-    }
-    if (tcp_unsupported) {
-      // Nothing to dump anywhere; said once per streak, retried at the normal interval in case
-      // the modules get loaded.
-      if (!tcp_diag_missing_) {
-        logger_.Error("tcp",
-                      "sock_diag cannot list TCP sockets (the inet_diag and tcp_diag modules are "
-                      "not loaded and the kernel could not load them): TCP counts ",
-                      seeded_ ? "are no longer reconciled"
-                              : "leave out every socket that existed before the agent started",
-                      " until they are; run `modprobe inet_diag tcp_diag udp_diag` on the node. "
-                      "podstat --check says the same.");
-      }
-      tcp_diag_missing_ = true;
-      next_reconcile_ = Clock::now() + options_.reconcile_interval;
-      return;
+    NamespaceFailure failure;
+    switch (DumpNamespace(inode, pid, kinds[PS_SOCK_UDP], sockets, failure)) {
+      case DumpOutcome::kGone:
+        gone.push_back(inode);
+        return true;
+      case DumpOutcome::kFailed:
+        failed.push_back(std::move(failure));
+        return true;
+      case DumpOutcome::kTcpUnsupported:
+        // Nothing to dump anywhere; said once per streak, retried at the normal interval in case
+        // the modules get loaded.
+        if (!tcp_diag_missing_) {
+          logger_.Error("tcp",
+                        "sock_diag cannot list TCP sockets (the inet_diag and tcp_diag modules are "
+                        "not loaded and the kernel could not load them): TCP counts ",
+                        seeded_ ? "are no longer reconciled"
+                                : "leave out every socket that existed before the agent started",
+                        " until they are; run `modprobe inet_diag tcp_diag udp_diag` on the node. "
+                        "podstat --check says the same.");
+        }
+        tcp_diag_missing_ = true;
+        next_reconcile_ = Clock::now() + options_.reconcile_interval;
+        return false;
+      case DumpOutcome::kUdpUnsupported:
+        // Decided once: later rounds leave UDP counts to BPF alone. This round's UDP counts are
+        // not set either (no socket of the namespace was listed as UDP).
+        logger_.Warn("tcp",
+                     "the kernel has no UDP sock_diag (CONFIG_INET_UDP_DIAG): UDP socket "
+                     "counts start from the agent's start and are not reconciled");
+        udp_diag_missing_ = true;
+        return false;
+      case DumpOutcome::kOk:
+        break;
     }
     if (tcp_diag_missing_) {
       logger_.Info("tcp", "sock_diag lists TCP sockets again: reconciling");
       tcp_diag_missing_ = false;
     }
-    if (udp_unsupported) {
-      // Decided once: later rounds leave UDP counts to BPF alone. This round's UDP counts are
-      // not set either (no socket of the namespace was listed as UDP).
-      logger_.Warn("tcp",
-                   "the kernel has no UDP sock_diag (CONFIG_INET_UDP_DIAG): UDP socket "
-                   "counts start from the agent's start and are not reconciled");
-      udp_diag_missing_ = true;
-      return;
+    if (!ReadMap(after)) return false;
+    const bool first_since_seed = unseeded_namespaces_.erase(inode) > 0;
+    round.AddNamespace(before, sockets, after, first_since_seed);
+    std::vector<uint64_t>& seen = namespace_cgroups_[inode];
+    seen.clear();
+    for (const auto& socket : sockets) {
+      if (socket.cgroup_id != 0) seen.push_back(socket.cgroup_id);
     }
-    if (!ReadMap(after)) return;
-    round.AddNamespace(before, sockets, after);
+    std::sort(seen.begin(), seen.end());
+    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
     before = std::move(after);
     after = MapView{};
     ++dumped;
+    return true;
+  };
+  for (const auto& ns : namespaces) {
+    if (!dump(ns.inode, ns.lowest_pid)) return;
   }
+
+  if (!gone.empty() || !failed.empty()) {
+    // One walk of /proc for every namespace in question: a namespace whose listed process left
+    // may have others (dumped through one of them now; none left: it has gone, and is not a
+    // failure), and a failed namespace's processes say which cgroups it may hold.
+    std::set<uint64_t> inodes(gone.begin(), gone.end());
+    for (const auto& failure : failed) inodes.insert(failure.inode);
+    std::map<uint64_t, std::set<uint64_t>> cgroups;
+    std::map<uint64_t, pid_t> some_pid;
+    bool complete = ScanProcesses(inodes, cgroups, some_pid);
+    for (uint64_t inode : std::exchange(gone, {})) {
+      const auto it = some_pid.find(inode);
+      if (it != some_pid.end() && !dump(inode, it->second)) return;
+    }
+    // A namespace that is gone again after that (its last process just exited) is not looked
+    // at twice more; its processes, if any, are taken as possibly holding its sockets.
+    for (uint64_t inode : gone) {
+      if (some_pid.contains(inode)) {
+        failed.push_back({inode, kNetnsOpen, "every process of it left meanwhile"});
+      }
+    }
+    // Some process's cgroup is unknown: any cgroup might have sockets in a failed namespace.
+    if (!failed.empty() && !complete) round.AddFailedUnknown();
+    for (const auto& failure : failed) {
+      std::vector<uint64_t> possible;
+      if (const auto it = cgroups.find(failure.inode); it != cgroups.end()) {
+        possible.assign(it->second.begin(), it->second.end());
+      }
+      if (const auto it = namespace_cgroups_.find(failure.inode); it != namespace_cgroups_.end()) {
+        possible.insert(possible.end(), it->second.begin(), it->second.end());
+      }
+      round.AddFailed(possible);
+      ++failures_[failure.reason];
+      if (!seeded_) unseeded_namespaces_.insert(failure.inode);
+    }
+  }
+
   const ReconcileRound::Result result = round.ApplyTo(baseline_, before);
+  const uint64_t deferred_cgroups = result.deferred_cgroups;
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
   if (seeded_) {
     drift_ += result.corrected_sockets;
@@ -135,16 +286,31 @@ void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& name
       logger_.Info("tcp", "reconciliation corrected ", result.corrected_sockets,
                    " socket counts (events lost or dropped since the last round)");
     }
+    if (result.seeded_sockets > 0) {
+      logger_.Info("tcp", "seeded ", result.seeded_sockets,
+                   " more socket counts from before the agent started, of cgroups that were "
+                   "busy or in a namespace that could not be dumped at the first round (not "
+                   "drift)");
+    }
   }
   ++reconciliations_;
   logger_.Log(seeded_ ? LogLevel::kDebug : LogLevel::kInfo, "tcp",
               seeded_ ? "reconciled" : "seeded", " TCP state counts from sock_diag: ", dumped,
-              " network namespaces (", failed, " unavailable), ", result.reconciled_cgroups,
-              " cgroups set, ", result.skipped_cgroups, " busy and retried later, in ",
-              took.count(), " ms");
+              " network namespaces (", failed.size(), " unavailable), ", result.reconciled_cgroups,
+              " cgroups set, ", result.skipped_cgroups, " busy and retried later, ",
+              deferred_cgroups, " left for a failed namespace, in ", took.count(), " ms");
   seeded_ = true;
-  next_reconcile_ = Clock::now() + (result.skipped_cgroups > 0 ? options_.retry_interval
-                                                               : options_.reconcile_interval);
+  auto next = result.skipped_cgroups > 0 ? options_.retry_interval : options_.reconcile_interval;
+  if (!failed.empty()) {
+    const auto retry_in = NextRetryAfterFailure();
+    next = std::min(next, retry_in);
+    ReportFailures(failed, namespaces.size(), deferred_cgroups, retry_in);
+  } else if (failed_rounds_in_a_row_ > 0) {
+    logger_.Info("tcp", "sock_diag dumped every network namespace again, after ",
+                 failed_rounds_in_a_row_, " rounds with failures");
+    failed_rounds_in_a_row_ = 0;
+  }
+  next_reconcile_ = Clock::now() + next;
 }
 
 std::vector<TcpStateSource::CgroupCounts> TcpStateSource::Collect(

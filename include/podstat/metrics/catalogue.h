@@ -215,6 +215,12 @@ inline constexpr MetricSpec kSocketDrift{
     "podstat_socket_drift_total", Kind::kCounter,
     "Socket counts corrected by periodic sock_diag reconciliation (each corrected socket counts "
     "once); non-zero means events were lost."};
+inline constexpr MetricSpec kSockDiagFailures{
+    "podstat_sock_diag_failures_total", Kind::kCounter,
+    "Network namespaces a sock_diag round could not dump, by reason: netns_list (/proc could not "
+    "be listed), netns_open (/proc/<pid>/ns/net could not be opened, e.g. no file descriptor "
+    "left), netlink_open (setns or the netlink socket failed), dump. The cgroups such a namespace "
+    "may hold keep their counts and the round is retried within seconds."};
 inline constexpr MetricSpec kReconciliations{
     "podstat_socket_reconciliations_total", Kind::kCounter,
     "sock_diag seeding and reconciliation rounds completed."};
@@ -285,6 +291,7 @@ inline constexpr std::array kCatalogue = {kContainerSockets,
                                           kEarlyReconciliations,
                                           kBpfDrops,
                                           kSocketDrift,
+                                          kSockDiagFailures,
                                           kReconciliations,
                                           kUnresolvedCgroups,
                                           kNetworkNamespaces,

@@ -179,11 +179,12 @@ struct SelfStats {
   std::vector<ProgramStatus> programs;
   std::vector<ProgramMisses> recursion_misses;  // kernels that report them (5.12+)
   std::vector<Drop> bpf_drops;
-  uint64_t socket_drift = 0;           // sockets corrected by reconciliation, cumulative
-  uint64_t reconciliations = 0;        // completed sock_diag reconciliation rounds
-  uint64_t early_reconciliations = 0;  // of which started early for skipped runs
-  uint64_t unresolved_cgroups = 0;     // map entries whose cgroup has no directory (now)
-  uint64_t network_namespaces = 0;     // seen in this pass
+  uint64_t socket_drift = 0;             // sockets corrected by reconciliation, cumulative
+  uint64_t reconciliations = 0;          // completed sock_diag reconciliation rounds
+  uint64_t early_reconciliations = 0;    // of which started early for skipped runs
+  std::vector<Drop> sock_diag_failures;  // namespaces not dumped, by reason, cumulative
+  uint64_t unresolved_cgroups = 0;       // map entries whose cgroup has no directory (now)
+  uint64_t network_namespaces = 0;       // seen in this pass
   std::vector<ProviderErrors> metadata_errors;
   uint64_t tcp_map_entries = 0;                       // ps_tcp_states entries at this collection
   uint64_t tcp_map_capacity = 0;                      // its max_entries (0 without BPF)

@@ -1,15 +1,24 @@
 // Per-cgroup TCP state counts from BPF (ps_tcp_states), made true by sock_diag baselines: seeded
 // on the first collection (sockets that existed before the agent), reconciled every
 // --bpf.reconcile-interval (drift is corrected and counted). Reconciliation dumps one network
-// namespace at a time through a netlink socket opened inside it and kept while it lives.
+// namespace at a time through a netlink socket opened inside it for that dump and closed after:
+// a round holds two descriptors at most, however many namespaces the node has (keeping one
+// socket per namespace cost 327 fds for 302 namespaces and ran into RLIMIT_NOFILE). Re-opening
+// costs a thread, a setns() and a socket() per namespace and round (measured: see the commit).
+//
+// A namespace that cannot be dumped is counted (failures(), by reason), logged (rate-limited),
+// leaves the counts of the cgroups it may hold as they are, and makes the next round come soon.
 #pragma once
 
 #ifdef PODSTAT_HAVE_BPF
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -35,7 +44,20 @@ class TcpStateSource {
     // than this after the previous one: a kernel that skips constantly costs at most one round
     // (one sock_diag dump per network namespace) per gap.
     std::chrono::milliseconds early_reconcile_gap{std::chrono::seconds(10)};
+    // The cgroup v2 mount: the cgroups of a failed namespace's processes are looked up under it.
+    std::string cgroup_root;
   };
+
+  // Why a network namespace could not be dumped (podstat_sock_diag_failures_total{reason}).
+  enum FailureReason : size_t {
+    kListFailed,   // "netns_list": no namespace could be listed from /proc
+    kNetnsOpen,    // "netns_open": /proc/<pid>/ns/net could not be opened (EMFILE, EACCES...)
+    kNetlinkOpen,  // "netlink_open": setns() or socket(NETLINK_SOCK_DIAG) failed
+    kDumpFailed,   // "dump": the dump itself failed
+    kFailureReasonCount
+  };
+  static constexpr const char* kFailureReasonNames[kFailureReasonCount] = {
+      "netns_list", "netns_open", "netlink_open", "dump"};
 
   TcpStateSource(const bpf::SockStateProgram& program, HostPaths paths, Logger& logger,
                  Options options);
@@ -61,11 +83,31 @@ class TcpStateSource {
   uint64_t reconciliations() const { return reconciliations_; }
   // Rounds started early because the state program's runs were skipped.
   uint64_t early_reconciliations() const { return early_reconciliations_; }
+  // Namespaces that could not be dumped, cumulative, by FailureReason.
+  const std::array<uint64_t, kFailureReasonCount>& failures() const { return failures_; }
 
  private:
+  enum class DumpOutcome { kOk, kGone, kFailed, kTcpUnsupported, kUdpUnsupported };
+  struct NamespaceFailure {
+    uint64_t inode = 0;
+    FailureReason reason = kNetnsOpen;
+    std::string error;
+  };
   bool ReadMap(MapView& view);
   void Reconcile(const std::vector<procfs::NetworkNamespace>& namespaces);
-  netlink::SockDiagClient* ClientFor(const procfs::NetworkNamespace& ns);
+  // Opens a sock_diag socket inside the namespace of pid (which must still be `inode`), dumps it
+  // into sockets and closes the socket again. kGone: the pid left the namespace (or exited).
+  DumpOutcome DumpNamespace(uint64_t inode, pid_t pid, bool udp,
+                            std::vector<netlink::DiagSocket>& sockets, NamespaceFailure& failure);
+  // Per namespace of interest: its processes' cgroup ids, and a pid still in it. false when /proc
+  // could not be read completely (the caller must then assume any cgroup could be held).
+  bool ScanProcesses(const std::set<uint64_t>& inodes,
+                     std::map<uint64_t, std::set<uint64_t>>& cgroups,
+                     std::map<uint64_t, pid_t>& some_pid) const;
+  // Counts one more failed round and says when to retry.
+  std::chrono::milliseconds NextRetryAfterFailure();
+  void ReportFailures(const std::vector<NamespaceFailure>& failed, size_t listed,
+                      uint64_t deferred_cgroups, std::chrono::milliseconds retry_in);
 
   const bpf::SockStateProgram& program_;
   HostPaths paths_;
@@ -73,8 +115,15 @@ class TcpStateSource {
   Options options_;
   TcpBaseline baseline_;
   MapView last_view_;
-  std::map<uint64_t, netlink::SockDiagClient> clients_;  // netns inode -> client inside it
-  Clock::time_point next_reconcile_{};                   // epoch: the first Collect seeds
+  // netns inode -> cgroup ids its last good dump saw: a later failed dump of it defers them.
+  std::map<uint64_t, std::vector<uint64_t>> namespace_cgroups_;
+  // Namespaces listed at the seed that could not be dumped since: their sockets predate the
+  // agent, so their first good dump seeds rather than corrects.
+  std::set<uint64_t> unseeded_namespaces_;
+  std::array<uint64_t, kFailureReasonCount> failures_{};
+  uint32_t failed_rounds_in_a_row_ = 0;  // backs the retry off, and says when to log again
+  Clock::time_point last_failure_warning_{};
+  Clock::time_point next_reconcile_{};  // epoch: the first Collect seeds
   Clock::time_point last_round_{};
   uint64_t misses_at_round_ = 0;  // the state program's recursion misses when the round began
   bool misses_reported_ = false;  // the first skip is logged at warn, later ones at info

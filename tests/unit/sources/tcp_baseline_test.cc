@@ -184,5 +184,111 @@ TEST(TcpBaseline, SocketCountsCorrectDriftOnlyForKindsTheRoundDumped) {
   EXPECT_FALSE(baseline.IsEmpty(9, delta));
 }
 
+// A round in which one namespace could not be dumped (no descriptor left, say): the cgroups it
+// may hold keep their counts, nothing is set to zero, and only a cgroup no failed namespace can
+// hold is corrected.
+TEST(TcpBaseline, FailedNamespaceLeavesTheCgroupsItMayHoldAlone) {
+  TcpBaseline baseline;
+  {
+    // Cgroup 5 has 3 listeners in each of namespaces A and B; cgroup 9 has 2 in C; cgroup 7 has
+    // 1 in A.
+    ReconcileRound seed({}, {}, /*seed_round=*/true);
+    seed.AddNamespace({}, Sockets(5, kInet, kListen, 3), {});
+    seed.AddNamespace({}, Sockets(5, kInet, kListen, 3), {});
+    seed.AddNamespace({}, Sockets(9, kInet, kListen, 2), {});
+    seed.AddNamespace({}, Sockets(7, kInet, kListen, 1), {});
+    seed.ApplyTo(baseline, {});
+  }
+  // Cgroup 11 opened a socket since (BPF counted it) in a namespace that now fails too.
+  const MapView map = {{11, Delta(kEstablished, 1, 1)}};
+  ReconcileRound round(map);
+  auto in_a = Sockets(5, kInet, kListen, 3);
+  const auto lost = Sockets(7, kInet, kListen, 2);  // one listen event was lost: drift
+  in_a.insert(in_a.end(), lost.begin(), lost.end());
+  round.AddNamespace(map, in_a, map);
+  const std::vector<uint64_t> b_may_hold = {5, 11};
+  round.AddFailed(b_may_hold);  // B: its processes are in cgroup 5 and 11
+  round.AddFailed({});          // C: no process left, never seen: nothing known
+  const auto result = round.ApplyTo(baseline, map);
+  EXPECT_EQ(baseline.Current(5, ps_tcp_counts{})[kListen - 1], 6);   // not 3
+  EXPECT_EQ(baseline.Current(9, ps_tcp_counts{})[kListen - 1], 2);   // not 0
+  EXPECT_EQ(baseline.Current(11, map.at(11))[kEstablished - 1], 1);  // not 0
+  EXPECT_EQ(baseline.Current(7, ps_tcp_counts{})[kListen - 1], 2);   // corrected
+  EXPECT_EQ(result.corrected_sockets, 1u);
+  EXPECT_EQ(result.reconciled_cgroups, 1u);
+  EXPECT_EQ(result.deferred_cgroups, 3u);
+}
+
+TEST(TcpBaseline, FailedNamespaceOfUnknownCgroupsDefersEveryCgroup) {
+  TcpBaseline baseline;
+  {
+    ReconcileRound seed({}, {}, /*seed_round=*/true);
+    seed.AddNamespace({}, Sockets(5, kInet, kListen, 3), {});
+    seed.ApplyTo(baseline, {});
+  }
+  ReconcileRound round({});
+  round.AddNamespace({}, Sockets(5, kInet, kListen, 1), {});
+  round.AddFailedUnknown();
+  const auto result = round.ApplyTo(baseline, {});
+  EXPECT_EQ(baseline.Current(5, ps_tcp_counts{})[kListen - 1], 3);
+  EXPECT_EQ(result.corrected_sockets, 0u);
+  EXPECT_EQ(result.deferred_cgroups, 1u);
+}
+
+// A cgroup that was busy during the seed (the agent's own HTTP listener opens while the first
+// round runs) gets its baseline a round later: that is its seed, not lost events.
+TEST(TcpBaseline, SeedDeferredForABusyCgroupIsNotDrift) {
+  TcpBaseline baseline;
+  const MapView before = {{7, Delta(kListen, 0, 1)}};
+  const MapView after = {{7, Delta(kListen, 1, 3)}};
+  {
+    ReconcileRound seed(before, {}, /*seed_round=*/true);
+    seed.AddNamespace(before, Sockets(7, kInet, kListen, 4), after);
+    const auto result = seed.ApplyTo(baseline, after);
+    EXPECT_EQ(result.skipped_cgroups, 1u);
+  }
+  EXPECT_TRUE(baseline.IsSeedPending(7));
+  {
+    // Four listeners from before the agent and the one it saw open.
+    ReconcileRound retry(after);
+    retry.AddNamespace(after, Sockets(7, kInet, kListen, 5), after);
+    const auto result = retry.ApplyTo(baseline, after);
+    EXPECT_EQ(result.corrected_sockets, 0u);
+    EXPECT_EQ(result.seeded_sockets, 4u);
+    EXPECT_EQ(result.reconciled_cgroups, 1u);
+  }
+  EXPECT_FALSE(baseline.IsSeedPending(7));
+  EXPECT_EQ(baseline.Current(7, after.at(7))[kListen - 1], 5);
+  {
+    // From now on a difference is a lost event.
+    ReconcileRound later(after);
+    later.AddNamespace(after, Sockets(7, kInet, kListen, 4), after);
+    EXPECT_EQ(later.ApplyTo(baseline, after).corrected_sockets, 1u);
+  }
+}
+
+// A namespace listed at the seed that could not be dumped then: its sockets predate the agent,
+// so its first good dump seeds the cgroups it holds.
+TEST(TcpBaseline, FirstDumpOfANamespaceMissedAtTheSeedIsASeed) {
+  TcpBaseline baseline;
+  {
+    ReconcileRound seed({}, {}, /*seed_round=*/true);
+    seed.AddNamespace({}, Sockets(5, kInet, kListen, 3), {});
+    const std::vector<uint64_t> may_hold = {5};
+    seed.AddFailed(may_hold);
+    const auto result = seed.ApplyTo(baseline, {});
+    EXPECT_EQ(result.deferred_cgroups, 1u);
+  }
+  EXPECT_TRUE(baseline.IsSeedPending(5));
+  ReconcileRound retry({});
+  retry.AddNamespace({}, Sockets(5, kInet, kListen, 3), {});
+  retry.AddNamespace({}, Sockets(5, kInet, kListen, 2), {}, /*first_since_seed=*/true);
+  retry.AddNamespace({}, Sockets(8, kInet, kListen, 2), {}, /*first_since_seed=*/true);
+  const auto result = retry.ApplyTo(baseline, {});
+  EXPECT_EQ(result.corrected_sockets, 0u);
+  EXPECT_EQ(result.seeded_sockets, 7u);
+  EXPECT_EQ(baseline.Current(5, ps_tcp_counts{})[kListen - 1], 5);
+}
+
 }  // namespace
 }  // namespace podstat::sources

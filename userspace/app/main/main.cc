@@ -34,6 +34,7 @@
 #include "podstat/util/build_info.h"
 #include "podstat/util/file.h"
 #include "podstat/util/log.h"
+#include "podstat/util/rlimit.h"
 
 #ifdef PODSTAT_HAVE_BPF
 #include "podstat/bpf/sock_state_program.h"
@@ -305,6 +306,7 @@ int Run(const Config& config) {
   }
   logger.Info("main", "podstat ", build_info::kVersion, " (", build_info::kRevision,
               ") starting; cgroup v2 hierarchy at ", *cgroup_root);
+  logger.Info("main", RaiseOpenFileLimit());
 
   // Block the shutdown and reload signals before any thread starts, so every thread inherits
   // the mask and sigwait below is the only receiver.
