@@ -2,7 +2,6 @@
 // listener, wait for a signal, shut down in reverse order.
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -70,23 +69,6 @@ bpf::TaskCpuOptions CpuOptions(const Config& config, size_t cgroups_now) {
   return options;
 }
 #endif
-
-// The soft open-files limit up to the hard one: sock_diag rounds hold a netlink socket per
-// network namespace, the HTTP server one per client, and 1024 (a common soft default) is
-// reached on a node with a few hundred pods.
-void RaiseOpenFileLimit(Logger& logger) {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
-  const rlim_t before = limit.rlim_cur;
-  limit.rlim_cur = limit.rlim_max;
-  if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
-    logger.Info("main", "open-files limit raised from ", before, " to its hard limit ",
-                limit.rlim_max);
-  } else {
-    logger.Warn("main", "could not raise the open-files limit from ", before, ": ",
-                ErrnoMessage(errno));
-  }
-}
 
 // After every program is attached: only the capabilities the running agent needs stay.
 void DropCapabilities(const Config& config, Logger& logger) {
@@ -298,7 +280,6 @@ int Run(const Config& config) {
       logger.Warn("main", "no ", need.name, " (to ", need.used_for, "): ", need.without);
     }
   }
-  RaiseOpenFileLimit(logger);
   const auto cgroup_root = cgroup::FindCgroup2Root(config.paths, &error);
   if (!cgroup_root) {
     logger.Error("main", error);
