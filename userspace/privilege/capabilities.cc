@@ -84,7 +84,8 @@ std::string DescribeEffective() {
   for (cap_value_t capability = 0; capability < cap_max_bits(); ++capability) {
     if (!HasEffective(caps.get(), capability)) continue;
     char* name = cap_to_name(capability);
-    names += (names.empty() ? "" : ",") + std::string(name ? name : "?");
+    if (!names.empty()) names += ',';
+    names += name ? name : "?";
     cap_free(name);
   }
   return names.empty() ? "none" : names;

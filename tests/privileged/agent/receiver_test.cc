@@ -99,8 +99,8 @@ TEST(AgentReceiverTest, OversizedSeriesAreRefusedAndDoNotGrowTheAgent) {
     for (int series = 0; series < 8; ++series) {
       std::vector<rw::Label> labels = {{"__name__", "container_memory_usage_bytes"}};
       for (int label = 0; label < 127; ++label) {
-        labels.push_back({"l" + std::to_string(write) + "_" + std::to_string(series) + "_" +
-                              std::to_string(label),
+        labels.push_back({std::string("l") + std::to_string(write) + "_" + std::to_string(series) +
+                              "_" + std::to_string(label),
                           std::string(16 * 1024 - 1, 'v')});
       }
       request.timeseries.push_back(OneSample(std::move(labels), 1, NowMs()));
@@ -151,7 +151,8 @@ TEST(AgentReceiverTest, StoreBytesAreBoundedWith429) {
     for (int series = 0; series < 10; ++series) {
       std::vector<rw::Label> labels = {{"__name__", "container_memory_usage_bytes"}};
       for (int label = 0; label < 4; ++label)
-        labels.push_back({"l" + std::to_string(label), std::string(2000, 'a' + label)});
+        labels.push_back(
+            {std::string("l") + std::to_string(label), std::string(2000, 'a' + label)});
       labels.push_back({"n", std::to_string(write * 10 + series)});
       request.timeseries.push_back(OneSample(std::move(labels), 1, NowMs()));
     }

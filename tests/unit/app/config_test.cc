@@ -2,12 +2,25 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 namespace podstat::app {
 namespace {
 
 std::optional<Config> Parse(std::vector<std::string> args, std::string* error = nullptr) {
   std::string ignored;
   return ParseFlags(args, error ? error : &ignored);
+}
+
+// The README quotes --help whole; a flag added without it would be undocumented there.
+TEST(Flags, ReadmeQuotesTheCurrentHelp) {
+  std::ifstream readme(std::string(PODSTAT_FIXTURES_DIR) + "/../../README.md");
+  ASSERT_TRUE(readme) << "README.md not found next to tests/";
+  std::stringstream text;
+  text << readme.rdbuf();
+  EXPECT_NE(text.str().find(UsageText()), std::string::npos)
+      << "README.md's --help block is stale: paste the output of `build/podstat --help`";
 }
 
 TEST(Flags, DefaultsFollowTheDesign) {

@@ -98,7 +98,7 @@ std::string ProbeSockDiag(uint8_t protocol, const char* modules) {
 
 // --check: tries everything the agent would use, as the agent would, and says what works.
 // Exit 0 only when the agent would run with every eBPF program and with sock_diag.
-int RunCheck(const Config& config, Logger& logger) {
+int RunCheck(const Config& config, [[maybe_unused]] Logger& logger) {  // unused without BPF
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // in order with the warnings on stderr
   std::vector<std::string> problems;
   auto line = [](const std::string& what, const std::string& verdict) {
@@ -120,7 +120,8 @@ int RunCheck(const Config& config, Logger& logger) {
   std::string missing_names;
   for (const privilege::CapabilityNeed& need : missing_capabilities) {
     if (need.optional) continue;
-    missing_names += (missing_names.empty() ? "" : ", ") + std::string(need.name);
+    if (!missing_names.empty()) missing_names += ", ";
+    missing_names += need.name;
     problems.push_back(std::string("no ") + need.name + " (to " + need.used_for +
                        "): " + need.without);
   }
