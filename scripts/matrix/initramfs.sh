@@ -16,9 +16,10 @@ log() { echo "initramfs: $*" >&2; }
 
 # Modules for sock_diag (seeding and reconciliation need inet_diag + tcp_diag + udp_diag;
 # raw_diag lets sock_diag dump raw sockets) and for iptables (the retransmit test drops packets
-# with a filter rule), in dependency order. A module the kernel has built in is simply absent.
+# with a filter rule), and veth (the hostile-labels test names a veth pair), in dependency order.
+# A module the kernel has built in is simply absent.
 modules_wanted=(
-  net/ipv4/inet_diag net/ipv4/tcp_diag net/ipv4/udp_diag net/ipv4/raw_diag
+  net/ipv4/inet_diag net/ipv4/tcp_diag net/ipv4/udp_diag net/ipv4/raw_diag drivers/net/veth
   net/netfilter/x_tables net/netfilter/xt_tcpudp net/ipv4/netfilter/ip_tables
   net/ipv4/netfilter/iptable_filter
   net/ipv6/netfilter/ip6_tables net/ipv6/netfilter/ip6table_filter
