@@ -173,8 +173,8 @@ static __always_inline void add_sockets(__u64 cgroup_id, __u32 family, __u32 kin
   __sync_fetch_and_add(&counts->transitions, 1);
 }
 
-/* A counter of enum ps_tcp_event for the cgroup owning a full socket. */
-static __always_inline void count_event(const struct sock* sk, __u32 event) {
+/* Adds `n` to a counter of enum ps_tcp_event for the cgroup owning a full socket. */
+static __always_inline void count_events(const struct sock* sk, __u32 event, __u64 n) {
   __u64 cgroup_id = ps_sock_cgroup_id(sk);
 
   if (!cgroup_id) {
@@ -186,7 +186,11 @@ static __always_inline void count_event(const struct sock* sk, __u32 event) {
   if (!counts) return;
   barrier_var(event);
   event &= PS_TCP_EVENT_COUNT - 1;
-  __sync_fetch_and_add(&counts->events[event], 1);
+  __sync_fetch_and_add(&counts->events[event], n);
+}
+
+static __always_inline void count_event(const struct sock* sk, __u32 event) {
+  count_events(sk, event, 1);
 }
 
 /* Timewait and request sockets are smaller structs without sk_cgrp_data (sk_fullsock()). */
@@ -326,24 +330,42 @@ int BPF_PROG(ps_state_raw_tp, struct sock* sk, const int oldstate, const int new
 
 /* ---- TCP health counters ---- */
 
-static __always_inline int on_retransmit(const struct sock* sk, int err) {
+/*
+ * Segments in the retransmitted skb: tcp_skb_pcount(skb), which is what the kernel adds to
+ * RetransSegs (nstat's TcpRetransSegs); one skb holds several segments under TSO/GSO, on loopback
+ * too. It is TCP_SKB_CB(skb)->tcp_gso_segs, a u16 at byte 8 of skb->cb: struct tcp_skb_cb is a
+ * cast over cb, not a field (so not CO-RE-relocatable, and absent from some kernels' BTF), and
+ * its head {u32 seq; u32 end_seq; union {u32 tcp_tw_isn; {u16 tcp_gso_segs; ...}}} is the same
+ * from 4.x to 7.2. Only cb's own offset in sk_buff is relocated.
+ */
+static __always_inline __u64 retransmitted_segments(const struct sk_buff* skb) {
+  __u16 segs = 0;
+
+  if (skb)
+    bpf_probe_read_kernel(&segs, sizeof(segs),
+                          (const char*)skb + bpf_core_field_offset(struct sk_buff, cb) + 8);
+  return segs ? segs : 1;
+}
+
+static __always_inline int on_retransmit(const struct sock* sk, const struct sk_buff* skb,
+                                         int err) {
   if (err) return 0; /* the retransmit failed (6.x reports those too): nothing was sent */
-  count_event(sk, PS_TCP_RETRANSMITS);
+  count_events(sk, PS_TCP_RETRANSMITS, retransmitted_segments(skb));
   return 0;
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(ps_retrans_tp_btf, const struct sock* sk) {
+int BPF_PROG(ps_retrans_tp_btf, const struct sock* sk, const struct sk_buff* skb) {
   int err = retransmit_has_err ? (int)ctx[2] : 0;
 
-  return on_retransmit(sk, err);
+  return on_retransmit(sk, skb, err);
 }
 
 SEC("raw_tp/tcp_retransmit_skb")
-int BPF_PROG(ps_retrans_raw_tp, const struct sock* sk) {
+int BPF_PROG(ps_retrans_raw_tp, const struct sock* sk, const struct sk_buff* skb) {
   int err = retransmit_has_err ? (int)ctx[2] : 0;
 
-  return on_retransmit(sk, err);
+  return on_retransmit(sk, skb, err);
 }
 
 /* sk is NULL for a reset answering a segment no socket wanted (a closed port): no cgroup owns

@@ -52,7 +52,7 @@ enum ps_sock_kind {
 /* Per-cgroup TCP event counters (monotonic since the entry was created), as indices of
  * ps_tcp_counts.events. */
 enum ps_tcp_event {
-  PS_TCP_RETRANSMITS = 0,      /* tcp:tcp_retransmit_skb, one per retransmitted skb */
+  PS_TCP_RETRANSMITS = 0,      /* tcp:tcp_retransmit_skb, segments (tcp_skb_pcount) */
   PS_TCP_CONNECT_FAILURES = 1, /* SYN_SENT -> CLOSE: refused, timed out or abandoned connects */
   PS_TCP_RESETS_SENT = 2,      /* tcp:tcp_send_reset from a full socket of the cgroup */
   PS_TCP_RESETS_RECEIVED = 3,  /* tcp:tcp_receive_reset */

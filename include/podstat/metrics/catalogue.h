@@ -42,8 +42,8 @@ inline constexpr MetricSpec kContainerUdpSockets{
     "container_sockets{type=\"dgram\"}."};
 inline constexpr MetricSpec kTcpRetransmits{
     "container_tcp_retransmits_total", Kind::kCounter,
-    "TCP segments retransmitted by the cgroup's sockets (eBPF on tcp:tcp_retransmit_skb, one per "
-    "retransmitted skb), since the agent started."};
+    "TCP segments retransmitted by the cgroup's sockets (eBPF on tcp:tcp_retransmit_skb, each "
+    "skb's segment count, as the kernel's RetransSegs), since the agent started."};
 inline constexpr MetricSpec kTcpConnectFailures{
     "container_tcp_connect_failures_total", Kind::kCounter,
     "Outgoing TCP connections of the cgroup that failed (SYN_SENT to CLOSE: refused, timed out or "
