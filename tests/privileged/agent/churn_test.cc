@@ -93,7 +93,13 @@ TEST(AgentChurnTest, TwoHundredCgroupsLeaveNothingBehind) {
   EXPECT_EQ(after.map_entries, before.map_entries);
   // Allocator slack aside, 200 cgroups' worth of retained state would show: each cycle
   // allocates resolver, baseline and snapshot entries. 2 MiB is far below a leak of that.
+#ifdef __SANITIZE_ADDRESS__
+  // Under `make test-sanitize` the agent is built with ASan too, whose quarantine holds freed
+  // memory back (up to 256 MiB): RSS says nothing there, and LeakSanitizer checks leaks at exit.
+  std::printf("churn: RSS not compared under AddressSanitizer\n");
+#else
   EXPECT_LT(rss_after - rss_before, 2048) << "RSS grew by " << rss_after - rss_before << " KiB";
+#endif
 }
 
 }  // namespace
