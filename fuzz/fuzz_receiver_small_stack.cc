@@ -9,9 +9,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "podstat/remote_write/receiver.h"
-
-namespace rw = podstat::remote_write;
+#include "receiver_harness.h"
 
 namespace {
 
@@ -24,36 +22,9 @@ struct Job {
 
 void* Run(void* arg) {
   const Job& job = *static_cast<const Job*>(arg);
-  rw::RelayOptions options;
   // Plain names go through a hash set; these go through the regex matcher.
-  options.allow_metrics = {"container_.*", "node_(cpu|memory)_.+_total", "(up|scrape_.*)",
-                           "[a-z]+:[a-z_]+:(rate|sum)[0-9]+m"};
-  options.max_series = 100;
-  options.max_bytes = 1 << 20;
-  auto store = rw::RelayStore::Create(options, nullptr);
-  if (!store) std::abort();
-  rw::ReceiverLimits limits;
-  limits.max_body_bytes = 1 << 20;
-  limits.max_decoded_bytes = 4 << 20;
-  limits.decode.max_series = 5000;
-  limits.decode.max_samples = 20'000;
-  limits.decode.max_labels = 50'000;
-  const rw::ReceiverResponse response = rw::HandleWrite("application/x-protobuf", "snappy",
-                                                        job.body, limits, *store, rw::Clock::now());
-  switch (response.status) {
-    case 204:
-      if (!response.body.empty() || !response.reason.empty()) std::abort();
-      break;
-    case 400:
-    case 413:
-    case 429:
-      if (response.body.empty() || response.reason.empty()) std::abort();
-      break;
-    default:
-      std::abort();
-  }
-  (void)store->RenderExposition(rw::Clock::now());
-  (void)store->RenderSelfMetrics();
+  podstat::fuzz::FuzzOneWrite(job.body, {"container_.*", "node_(cpu|memory)_.+_total",
+                                         "(up|scrape_.*)", "[a-z]+:[a-z_]+:(rate|sum)[0-9]+m"});
   return nullptr;
 }
 

@@ -482,6 +482,22 @@ std::string CgroupV2Mount() {
   return {};
 }
 
+namespace {
+
+// The inode (cgroup id) of a cgroup directory just made; removes it and throws if stat fails.
+uint64_t InodeOrRemove(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    const int saved = errno;
+    ::rmdir(dir.c_str());
+    errno = saved;
+    ThrowErrno("stat " + dir);
+  }
+  return st.st_ino;
+}
+
+}  // namespace
+
 TestCgroup::TestCgroup() {
   const std::string mount = CgroupV2Mount();
   if (mount.empty()) throw std::runtime_error("no cgroup2 mount in /proc/self/mountinfo");
@@ -497,27 +513,13 @@ TestCgroup::TestCgroup() {
     }
     if (errno != EEXIST) ThrowErrno("mkdir " + dir);
   }
-  struct stat st {};
-  if (::stat(dir_.c_str(), &st) != 0) {
-    const int saved = errno;
-    ::rmdir(dir_.c_str());
-    errno = saved;
-    ThrowErrno("stat " + dir_);
-  }
-  inode_ = st.st_ino;
+  inode_ = InodeOrRemove(dir_);
 }
 
 TestCgroup::TestCgroup(const TestCgroup& parent, std::string_view name)
     : dir_(parent.dir() + "/" + std::string(name)), id_(parent.id() + "/" + std::string(name)) {
   if (::mkdir(dir_.c_str(), 0755) != 0) ThrowErrno("mkdir " + dir_);
-  struct stat st {};
-  if (::stat(dir_.c_str(), &st) != 0) {
-    const int saved = errno;
-    ::rmdir(dir_.c_str());
-    errno = saved;
-    ThrowErrno("stat " + dir_);
-  }
-  inode_ = st.st_ino;
+  inode_ = InodeOrRemove(dir_);
 }
 
 TestCgroup::~TestCgroup() {
