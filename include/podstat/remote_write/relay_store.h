@@ -6,7 +6,7 @@
 //   - Only series whose metric name fully matches one of --receiver.allow-metric are kept; the
 //     rest are counted as filtered. Plain names are matched through a hash set; only patterns
 //     with regex syntax go to RE2 (linear time, no recursion: a name of any length is safe on a
-//     small HTTP worker stack, which std::regex's recursive matcher was not), and each metric
+//     small HTTP worker stack, which libstdc++'s recursive matcher was not), and each metric
 //     name's verdict is cached (bounded).
 //   - Every stored series carries relay="remote_write" (kRelayLabel), set here and overwriting any
 //     relay label the sender sent, so a relayed series can never pass for one of podstat's own,
