@@ -58,12 +58,7 @@ TEST(AgentHostileLabelsTest, InvalidUtf8QuotesAndNewlinesKeepThePageValid) {
                              return out;
                            }();
 
-  const CommandResult check = RunCommand({"promtool", "check", "metrics"}, exposition);
-  ASSERT_FALSE(WIFEXITED(check.wait_status) && WEXITSTATUS(check.wait_status) == 127)
-      << "promtool is not installed (Debian: apt-get install prometheus; `make` installs it)";
-  EXPECT_TRUE(check.exited_zero())
-      << "promtool check metrics " << DescribeWaitStatus(check.wait_status) << ":\n"
-      << check.output;
+  ExpectPromtoolAccepts(exposition);
 
   // Every series of the container carries the escaped path; the process its escaped comm and
   // pid; the interfaces their escaped names.

@@ -1118,6 +1118,15 @@ std::vector<Sample> SamplesWithLabel(const std::vector<Sample>& samples, std::st
   return out;
 }
 
+void ExpectPromtoolAccepts(std::string_view exposition) {
+  const CommandResult check = RunCommand({"promtool", "check", "metrics"}, exposition);
+  ASSERT_FALSE(WIFEXITED(check.wait_status) && WEXITSTATUS(check.wait_status) == 127)
+      << "promtool is not installed (Debian: apt-get install prometheus; `make` installs it)";
+  EXPECT_TRUE(check.exited_zero())
+      << "promtool check metrics " << DescribeWaitStatus(check.wait_status) << ":\n"
+      << check.output;
+}
+
 std::string FormatSample(const Sample& sample) {
   std::string out = sample.name + "{";
   bool first = true;

@@ -305,6 +305,10 @@ std::vector<Sample> SamplesWithLabel(const std::vector<Sample>& samples, std::st
 
 std::string FormatSample(const Sample& sample);
 
+// Runs `promtool check metrics` on the page: a test failure with promtool's complaint unless it
+// accepts it (Prometheus would reject the whole page otherwise). Asserts promtool is installed.
+void ExpectPromtoolAccepts(std::string_view exposition);
+
 // ---------------------------------------------------------------------------------------------
 // Subprocesses
 
