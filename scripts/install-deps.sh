@@ -14,10 +14,13 @@ packages=(
   libcap-dev                                             # dropping capabilities after attach
   libicu-dev                                             # UTF-8 validation of label values
   libre2-dev                                             # the receiver's allow-list regexes
+  libyaml-cpp-dev                                        # --web.config.file (exporter-toolkit YAML)
+  libssl-dev libcrypt-dev                                # TLS, SHA-256 and base64; bcrypt (crypt_r)
   iproute2 curl ca-certificates
 )
 if [[ "${1:-}" != "--build-only" ]]; then
   packages+=(prometheus)                  # promtool, to lint the exposition in tests
+  packages+=(apache2-utils)               # htpasswd: bcrypt hashes made by another implementation
   packages+=(docker.io busybox-static)    # real containers for the e2e tests (tests/e2e)
   packages+=(iptables)                    # packet loss for the TCP retransmit tests (no netem here)
   packages+=(util-linux)                  # unshare: the agent in a private cgroup namespace
