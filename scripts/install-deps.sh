@@ -8,7 +8,8 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev   # CO-RE BPF objects and skeletons
-  prometheus-cpp-dev libcivetweb-dev nlohmann-json3-dev  # exposition types, HTTP listener, JSON
+  prometheus-cpp-dev nlohmann-json3-dev                  # exposition types, JSON
+  libboost-dev                                           # Beast + Asio: the HTTP listeners
   libgtest-dev googletest                                # unit and privileged tests
   libcurl4-openssl-dev                                   # the remote_write sender's HTTP(S) client
   libcap-dev                                             # dropping capabilities after attach
@@ -21,6 +22,7 @@ packages=(
 if [[ "${1:-}" != "--build-only" ]]; then
   packages+=(prometheus)                  # promtool, to lint the exposition in tests
   packages+=(apache2-utils)               # htpasswd: bcrypt hashes made by another implementation
+  packages+=(openssl)                     # the openssl CLI: throw-away certificates for TLS tests
   packages+=(docker.io busybox-static)    # real containers for the e2e tests (tests/e2e)
   packages+=(iptables)                    # packet loss for the TCP retransmit tests (no netem here)
   packages+=(util-linux)                  # unshare: the agent in a private cgroup namespace

@@ -54,9 +54,25 @@ cgroup files, served to Prometheus.
 
 Usage: podstat [flags]
 
-  --web.listen-address=ADDR       Address for /metrics, /healthz and / (default ":9560";
-                                  "127.0.0.1:9560", "[::1]:9560").
+  --web.listen-address=ADDR       Address for /metrics, /healthz and / (default ":9560":
+                                  every IPv6 and IPv4 address; "0.0.0.0:9560" IPv4 only;
+                                  "127.0.0.1:9560", "[::1]:9560", "[::]:9560").
   --web.telemetry-path=PATH       Path of the metrics endpoint (default "/metrics").
+  --web.config.file=PATH          TLS, client certificates, basic auth (bcrypt) and response
+                                  headers, in the format of Prometheus's exporter-toolkit (the
+                                  file node_exporter takes). Re-read when it or a certificate
+                                  it names changes; a bad edit keeps the last good config and
+                                  is logged. Default: plain HTTP, no authentication.
+  --web.header-timeout=DUR        Deadline for a connection's TLS handshake and request header,
+                                  counted from accept, however slowly bytes arrive (default 10s).
+  --web.body-timeout=DUR          Deadline for a request body (default 60s).
+  --web.write-timeout=DUR         Deadline for writing a response (default 60s).
+  --web.idle-timeout=DUR          A keep-alive connection is closed after this long without a
+                                  next request (default 5m).
+  --web.max-connections=N         Open connections at most, per listener; more are closed at
+                                  once and counted (default 1024).
+  --web.max-connections-per-client=N
+                                  ... at most per client IP address (default 256).
   --log.level=LEVEL               debug, info, warn or error (default "info"). debug includes
                                   the BPF verifier's log when a program fails to load.
   --path.procfs=PATH              The host's procfs (default "/proc"; "/host/proc" in a pod).
@@ -141,7 +157,14 @@ Usage: podstat [flags]
                                   (default 2048, at most 16384). Each refusal is counted in
                                   podstat_receiver_rejected_requests_total{reason}; so are
                                   invalid names and values that are not UTF-8 (400).
-  --receiver.max-body-bytes=N     Larger request bodies get 413 (default 10485760).
+  --receiver.max-body-bytes=N     Larger request bodies get 413 (default 10485760), refused
+                                  from the Content-Length before the body is read.
+  --receiver.listen-address=ADDR  Serve POST /api/v1/write and /write on this address instead
+                                  of --web.listen-address (which then answers 404 for them),
+                                  with --receiver.web-config.file: writes can need credentials
+                                  while /metrics stays open, or be reachable only locally.
+  --receiver.web-config.file=PATH The web config of --receiver.listen-address (default: none,
+                                  plain HTTP without authentication).
   --remote-write.url=URL          Push podstat's own metrics there with remote_write 1.0
                                   (repeatable; http or https).
   --remote-write.interval=DUR     How often (default 15s).
@@ -162,8 +185,8 @@ Usage: podstat [flags]
   --version                       Print the version and exit.
   -h, --help                      Print this help and exit.
 
-Endpoints: /metrics (Prometheus text format), /healthz, / (index), and with
---receiver.enable POST /api/v1/write and /write.
+Endpoints: /metrics (Prometheus text format, gzip when asked), /healthz, / (status page),
+and with --receiver.enable POST /api/v1/write and /write.
 Durations: 250ms, 15s, 5m, 1h. Periods are at least 100ms (--bpf.reconcile-interval and
 --receiver.ttl at least 1s); only --sample.max-age may be 0s.
 Signals: SIGTERM and SIGINT stop the agent cleanly; SIGHUP re-reads container names now.
@@ -221,6 +244,16 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
   };
   const std::map<std::string, Setter, std::less<>> valued = {
       {"web.listen-address", text(config.listen_address)},
+      {"web.config.file", text(config.web_config_file)},
+      {"web.header-timeout", duration(config.web_header_timeout, milliseconds(100))},
+      {"web.body-timeout", duration(config.web_body_timeout, milliseconds(100))},
+      {"web.write-timeout", duration(config.web_write_timeout, milliseconds(100))},
+      {"web.idle-timeout", duration(config.web_idle_timeout, milliseconds(100))},
+      {"web.max-connections", number(config.web_max_connections, 1, 1'000'000)},
+      {"web.max-connections-per-client",
+       number(config.web_max_connections_per_client, 1, 1'000'000)},
+      {"receiver.listen-address", text(config.receiver_listen_address)},
+      {"receiver.web-config.file", text(config.receiver_web_config_file)},
       {"web.telemetry-path",
        [&](const std::string& v) {
          config.telemetry_path = v;
@@ -360,6 +393,16 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
       continue;
     }
     *error = "unknown flag --" + name + " (see --help)";
+    return std::nullopt;
+  }
+  if (!config.receiver_listen_address.empty() && !config.receiver_enable) {
+    *error = "--receiver.listen-address needs --receiver.enable";
+    return std::nullopt;
+  }
+  if (!config.receiver_web_config_file.empty() && config.receiver_listen_address.empty()) {
+    *error =
+        "--receiver.web-config.file needs --receiver.listen-address (without it the receiver "
+        "is served by --web.listen-address under --web.config.file)";
     return std::nullopt;
   }
   return config;

@@ -17,6 +17,13 @@ namespace podstat::app {
 struct Config {
   std::string listen_address = ":9560";
   std::string telemetry_path = "/metrics";
+  std::string web_config_file;  // --web.config.file: TLS, basic auth, headers (exporter-toolkit)
+  std::chrono::milliseconds web_header_timeout{std::chrono::seconds(10)};
+  std::chrono::milliseconds web_body_timeout{std::chrono::seconds(60)};
+  std::chrono::milliseconds web_write_timeout{std::chrono::seconds(60)};
+  std::chrono::milliseconds web_idle_timeout{std::chrono::minutes(5)};
+  uint64_t web_max_connections = 1024;
+  uint64_t web_max_connections_per_client = 256;
   LogLevel log_level = LogLevel::kInfo;
   HostPaths paths;
   std::chrono::milliseconds sample_interval{std::chrono::seconds(15)};
@@ -38,7 +45,11 @@ struct Config {
   bool network_loopback = false;  // --[no-]collector.network.loopback: include "lo"
   bool compat_cadvisor = false;   // --compat=cadvisor: cAdvisor's network names as well
   // remote_write receiver (relay, seed 004) on the agent's own port.
-  bool receiver_enable = false;             // --[no-]receiver.enable
+  bool receiver_enable = false;  // --[no-]receiver.enable
+  // --receiver.listen-address: the write paths on their own listener (empty: on the main one),
+  // with their own --receiver.web-config.file.
+  std::string receiver_listen_address;
+  std::string receiver_web_config_file;
   std::vector<std::string> receiver_allow;  // --receiver.allow-metric (empty: the default five)
   std::vector<std::pair<std::string, std::string>> receiver_extra_labels;
   std::chrono::milliseconds receiver_ttl{std::chrono::minutes(5)};

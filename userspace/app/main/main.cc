@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
@@ -229,6 +230,12 @@ int Run(const Config& config) {
     logger.Error("main", error);
     return http::ParseListenAddress(config.listen_address) ? kExitFailure : kExitUsage;
   }
+  if (!config.receiver_listen_address.empty() &&
+      !http::CheckListenAddress(config.receiver_listen_address, &error,
+                                "--receiver.listen-address")) {
+    logger.Error("main", error);
+    return http::ParseListenAddress(config.receiver_listen_address) ? kExitFailure : kExitUsage;
+  }
   // remote_write receiver: a relay store behind POST /api/v1/write and /write. Built here, so a
   // bad pattern or label is refused before anything is loaded (it starts no thread).
   std::unique_ptr<remote_write::RelayStore> relay;
@@ -403,9 +410,18 @@ int Run(const Config& config) {
     }
   }
 
+  // Servers are declared before the routes' captures are used and destroyed before them (in
+  // reverse order), so no handler runs on a destroyed sampler or relay.
+  std::unique_ptr<http::Server> server;
+  std::unique_ptr<http::Server> receiver_server;
+  // What /metrics reads for podstat_http_*: set once a server is up, cleared before it goes.
+  std::atomic<const http::Server*> web_stats{nullptr};
+  std::atomic<const http::Server*> receiver_stats{nullptr};
   std::vector<http::Route> routes;
   routes.push_back(
-      {config.telemetry_path, "GET", [&](const http::Request&) {
+      {config.telemetry_path,
+       "GET",
+       [&](const http::Request&) {
          // Waits for fresh data at most a few seconds; a stuck collection must not
          // hang Prometheus, which then gets the last good snapshot.
          const auto snapshot = sampler.Fresh(config.sample_max_age, std::chrono::seconds(5));
@@ -422,50 +438,121 @@ int Run(const Config& config) {
            extra += relay->RenderSelfMetrics();
          }
          if (sender) extra += sender->RenderMetrics();
+         extra += http::RenderServerMetrics({web_stats.load(), receiver_stats.load()});
          return http::Response{
              200, metrics::kExpositionContentType, metrics::Serialize(families) + extra, {}};
-       }});
+       },
+       {}});
+  std::vector<http::Route> write_routes;
   if (receiver) {
+    http::BodyPolicy write_body;
+    write_body.max_bytes = receiver->limits().max_body_bytes;
+    // Content-Type, Content-Encoding and the declared length are checked from the header, so
+    // a refused write is answered (and counted) without reading its body.
+    write_body.precheck = [&](const http::Request& head) -> std::optional<http::Response> {
+      auto header = [&](const char* name) -> std::string_view {
+        const auto it = head.headers.find(name);
+        return it == head.headers.end() ? std::string_view() : std::string_view(it->second);
+      };
+      const auto refused =
+          remote_write::CheckWriteHeaders(header("content-type"), header("content-encoding"),
+                                          head.content_length, receiver->limits());
+      if (!refused) return std::nullopt;
+      receiver->store().CountRequest(refused->status, refused->reason);
+      return http::Response{refused->status, "text/plain; charset=utf-8", refused->body + "\n", {}};
+    };
+    write_body.too_large = [&] {
+      const auto refused = remote_write::CheckWriteHeaders("application/x-protobuf", "snappy",
+                                                           receiver->limits().max_body_bytes + 1,
+                                                           receiver->limits());
+      receiver->store().CountRequest(refused->status, refused->reason);
+      return http::Response{refused->status, "text/plain; charset=utf-8", refused->body + "\n", {}};
+    };
     for (const char* path : {"/api/v1/write", "/write"}) {
-      routes.push_back({path, "POST", [&](const http::Request& request) {
-                          auto header = [&](const char* name) -> std::string_view {
-                            const auto it = request.headers.find(name);
-                            return it == request.headers.end() ? std::string_view()
-                                                               : std::string_view(it->second);
-                          };
-                          const remote_write::ReceiverResponse answer =
-                              receiver->Handle(header("content-type"), header("content-encoding"),
-                                               request.body, remote_write::Clock::now());
-                          if (answer.status >= 400) {
-                            logger.Debug("receiver", "remote_write answered ", answer.status, ": ",
-                                         answer.body);
-                          }
-                          return http::Response{answer.status,
-                                                "text/plain; charset=utf-8",
-                                                answer.body.empty() ? "" : answer.body + "\n",
-                                                {}};
-                        }});
+      write_routes.push_back(
+          {path, "POST",
+           [&](const http::Request& request) {
+             auto header = [&](const char* name) -> std::string_view {
+               const auto it = request.headers.find(name);
+               return it == request.headers.end() ? std::string_view()
+                                                  : std::string_view(it->second);
+             };
+             const remote_write::ReceiverResponse answer =
+                 receiver->Handle(header("content-type"), header("content-encoding"), request.body,
+                                  remote_write::Clock::now());
+             if (answer.status >= 400) {
+               logger.Debug("receiver", "remote_write answered ", answer.status, ": ", answer.body);
+             }
+             return http::Response{answer.status,
+                                   "text/plain; charset=utf-8",
+                                   answer.body.empty() ? "" : answer.body + "\n",
+                                   {}};
+           },
+           write_body});
     }
   }
-  routes.push_back({"/healthz", "GET", [&](const http::Request&) {
-                      if (!sampler.Latest()) {
-                        return http::Response{503, "text/plain; charset=utf-8", "starting\n", {}};
-                      }
-                      return http::Response{200, "text/plain; charset=utf-8", "ok\n", {}};
-                    }});
+  auto healthz = [&](const http::Request&) {
+    if (!sampler.Latest()) {
+      return http::Response{503, "text/plain; charset=utf-8", "starting\n", {}};
+    }
+    return http::Response{200, "text/plain; charset=utf-8", "ok\n", {}};
+  };
+  routes.push_back({"/healthz", "GET", healthz, {}});
   if (config.telemetry_path != "/") {
     routes.push_back(
-        {"/", "GET", [&](const http::Request&) {
+        {"/",
+         "GET",
+         [&](const http::Request&) {
            return http::Response{200, "text/html; charset=utf-8", IndexPage(config), {}};
-         }});
+         },
+         {}});
   }
-  auto server = http::Server::Start(config.listen_address, std::move(routes), logger, &error);
+  auto server_options = [&](const std::string& name, const std::string& address,
+                            const std::string& flag, const std::string& web_config_file) {
+    http::ServerOptions options;
+    options.name = name;
+    options.listen_address = address;
+    options.flag = flag;
+    options.web_config_file = web_config_file;
+    options.header_timeout = config.web_header_timeout;
+    options.body_timeout = config.web_body_timeout;
+    options.write_timeout = config.web_write_timeout;
+    options.idle_timeout = config.web_idle_timeout;
+    options.max_connections = config.web_max_connections;
+    options.max_connections_per_client = config.web_max_connections_per_client;
+    return options;
+  };
+  const bool separate_receiver = receiver && !config.receiver_listen_address.empty();
+  if (!separate_receiver) {
+    for (auto& route : write_routes) routes.push_back(std::move(route));
+  }
+  server = http::Server::Start(
+      server_options("web", config.listen_address, "--web.listen-address", config.web_config_file),
+      std::move(routes), logger, &error);
   if (!server) {
     logger.Error("main", error);
     return kExitFailure;
   }
-  logger.Info("main", "listening on ", config.listen_address, " (port ", server->port(), "); ",
-              config.telemetry_path, " /healthz /");
+  web_stats = server.get();
+  logger.Info("main", "listening on ", config.listen_address, " (port ", server->port(), "; ",
+              server->Describe(), "): ", config.telemetry_path, " /healthz /",
+              receiver && !separate_receiver ? " /api/v1/write /write" : "");
+  if (separate_receiver) {
+    write_routes.push_back({"/healthz", "GET", healthz, {}});
+    receiver_server = http::Server::Start(
+        server_options("receiver", config.receiver_listen_address, "--receiver.listen-address",
+                       config.receiver_web_config_file),
+        std::move(write_routes), logger, &error);
+    if (!receiver_server) {
+      logger.Error("main", error);
+      web_stats = nullptr;
+      return kExitFailure;
+    }
+    receiver_stats = receiver_server.get();
+    logger.Info("main", "remote_write receiver listening on ", config.receiver_listen_address,
+                " (port ", receiver_server->port(), "; ", receiver_server->Describe(),
+                "): /api/v1/write /write /healthz");
+  }
 
   // The push loop: waits on the interval or shutdown, never on a slow endpoint (the sender
   // queues; its own threads deliver).
@@ -513,7 +600,11 @@ int Run(const Config& config) {
     pusher.join();
   }
   if (sender) sender->Stop();  // drops what is still queued, counted
-  server.reset();              // no more scrapes
+  // The web server first: its /metrics handler reads the receiver server's counters.
+  web_stats = nullptr;
+  server.reset();  // no more scrapes (running handlers finish first)
+  receiver_stats = nullptr;
+  receiver_server.reset();
   return kExitOk;  // sampler, then collector (and with it the BPF programs), unwind here
 }
 
