@@ -327,7 +327,8 @@ void AddSnapshot(const model::Snapshot& snapshot, const BpfDecisions& bpf,
   auto counter = [&](const metrics::MetricSpec& spec, std::string_view label,
                      std::string_view value, uint64_t count) {
     std::string name(spec.name);
-    if (!label.empty()) name += "{" + std::string(label) + "=\"" + std::string(value) + "\"}";
+    // append, not operator+ on temporaries: GCC 12's -Wrestrict misfires on that in Release.
+    if (!label.empty()) name.append("{").append(label).append("=\"").append(value).append("\"}");
     const bool first = spec.name != last_metric;
     last_metric = spec.name;
     input.counters.push_back({std::move(name), count, first ? std::string(spec.help) : ""});
