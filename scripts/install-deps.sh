@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what podstat needs to build, run and test, from Debian 12's packages, and only what is
 # missing (so a prepared machine pays one dpkg query). Run as root; `make run` and `make test`
-# call it. With --build-only, the test tools (promtool, Docker, busybox) are skipped; with --matrix,
-# the kernel matrix's tools (qemu, cpio) are added to them (`make matrix`).
+# call it. With --build-only, the test tools (promtool, Docker, busybox, Chromium) are skipped; with
+# --matrix, the kernel matrix's tools (qemu, cpio) are added to them (`make matrix`).
 set -euo pipefail
 
 packages=(
@@ -26,6 +26,7 @@ if [[ "${1:-}" != "--build-only" ]]; then
   packages+=(docker.io busybox-static)    # real containers for the e2e tests (tests/e2e)
   packages+=(iptables)                    # packet loss for the TCP retransmit tests (no netem here)
   packages+=(util-linux)                  # unshare: the agent in a private cgroup namespace
+  packages+=(chromium)                    # headless: renders the status page at / in a test
 fi
 if [[ "${1:-}" == "--matrix" ]]; then
   # Debian kernels booted under TCG, an initramfs built with cpio, modules unpacked with xz/zstd.

@@ -308,6 +308,7 @@ std::unique_ptr<SockStateProgram> SockStateProgram::Load(const SockStateOptions&
         program->sockets_attached_ && attempt.sk_storage && type == TracepointType::kTpBtf;
     program->type_ = type;
     program->max_cgroups_ = options.max_cgroups;
+    program->fallback_reasons_ = reasons;
     program->attached_program_ = type == TracepointType::kTpBtf
                                      ? std::string(kSockStatePrograms[0])
                                      : std::string(kSockStatePrograms[1]);

@@ -91,6 +91,17 @@ std::vector<std::pair<std::string, uint64_t>> MetadataCache::Errors() const {
   return errors;
 }
 
+std::vector<MetadataCache::ProviderStatus> MetadataCache::Statuses() const {
+  std::lock_guard lock(mutex_);
+  std::vector<ProviderStatus> statuses;
+  statuses.reserve(slots_.size());
+  for (const Slot& slot : slots_) {
+    statuses.push_back({std::string(slot.provider->name()), slot.errors, slot.failing,
+                        slot.last_error, slot.last_error_at, slot.last_success_at});
+  }
+  return statuses;
+}
+
 void MetadataCache::WaitForFirstRound(std::chrono::milliseconds wait) {
   std::unique_lock lock(mutex_);
   first_round_.wait_for(lock, wait, [&] {
@@ -124,10 +135,13 @@ void MetadataCache::Run() {
         if (slot.failing) logger_.Info("metadata", provider->name(), ": recovered");
         slot.catalog = std::move(catalog);
         slot.failing = false;
+        slot.last_success_at = std::chrono::system_clock::now();
         slot.backoff = std::chrono::milliseconds(0);
         slot.next_fetch = Clock::now() + options_.ttl;
       } else {
         ++slot.errors;
+        slot.last_error = error;
+        slot.last_error_at = std::chrono::system_clock::now();
         slot.backoff =
             std::clamp(slot.backoff * 2, options_.min_refresh_interval, options_.max_backoff);
         if (!slot.failing) {

@@ -88,6 +88,9 @@ class SockStateProgram {
   bool marks_in_storage() const { return marks_in_storage_; }
   TracepointType tracepoint_type() const { return type_; }
   uint32_t max_cgroups() const { return max_cgroups_; }
+  // Why the attempts before the one attached failed ("; "-separated), e.g. why the cgroup socket
+  // programs or tp_btf were given up; empty when the first attempt worked. For the status page.
+  const std::string& fallback_reasons() const { return fallback_reasons_; }
 
   // Every entry of ps_tcp_states (batched lookup where the kernel has it, else key iteration).
   // Reuses internal buffers: call from one thread (the sampler).
@@ -114,6 +117,7 @@ class SockStateProgram {
   bool sockets_attached_ = false;
   bool marks_in_storage_ = false;
   uint32_t max_cgroups_ = 0;
+  std::string fallback_reasons_;
   MapPins pins_;  // declared after the skeleton: unpinned before it is destroyed
   mutable bool batch_supported_ = true;
   mutable std::vector<ps_tcp_key> batch_keys_;

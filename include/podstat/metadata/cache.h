@@ -51,6 +51,17 @@ class MetadataCache {
   // Failed fetches per provider, cumulative.
   std::vector<std::pair<std::string, uint64_t>> Errors() const;
 
+  // What each provider's fetches came to, for the status page: a copy taken under the lock.
+  struct ProviderStatus {
+    std::string provider;
+    uint64_t errors = 0;     // failed fetches, cumulative
+    bool failing = false;    // the latest fetch failed
+    std::string last_error;  // the latest failure's reason, kept after a recovery; empty if none
+    std::chrono::system_clock::time_point last_error_at{};    // when it failed; epoch if never
+    std::chrono::system_clock::time_point last_success_at{};  // epoch if never
+  };
+  std::vector<ProviderStatus> Statuses() const;
+
   // Blocks until every provider has been fetched at least once (or failed), up to `wait`. For
   // start-up and tests: the first scrape then already has names.
   void WaitForFirstRound(std::chrono::milliseconds wait);
@@ -62,6 +73,9 @@ class MetadataCache {
     Clock::time_point next_fetch{};
     std::chrono::milliseconds backoff{0};
     uint64_t errors = 0;
+    std::string last_error;
+    std::chrono::system_clock::time_point last_error_at{};
+    std::chrono::system_clock::time_point last_success_at{};
     bool attempted = false;
     bool failing = false;
   };

@@ -19,6 +19,7 @@
 #include "podstat/app/config.h"
 #include "podstat/app/remote_write_bridge.h"
 #include "podstat/app/sampler.h"
+#include "podstat/app/status_page.h"
 #include "podstat/cgroup/namespace.h"
 #include "podstat/cgroup/resolver.h"
 #include "podstat/cgroupfs/stats.h"
@@ -203,14 +204,49 @@ int RunCheck(const Config& config, [[maybe_unused]] Logger& logger) {  // unused
   return kExitFailure;
 }
 
-std::string IndexPage(const Config& config) {
-  return "<html><head><title>podstat</title></head><body><h1>podstat " +
-         std::string(build_info::kVersion) + "</h1><ul><li><a href=\"" + config.telemetry_path +
-         "\">" + config.telemetry_path +
-         "</a></li><li><a href=\"/healthz\">/healthz</a></li></ul></body></html>\n";
+// `/`: the status page, from the latest snapshot and what main decided at start. Cheap: no I/O,
+// one snapshot pointer and the metadata cache's lock taken briefly.
+std::string StatusPage(const Config& config, const std::string& kernel,
+                       std::chrono::system_clock::time_point started_at,
+                       const BpfDecisions& bpf_decisions, const Sampler& sampler,
+                       const metadata::MetadataCache& metadata) {
+  const auto now = std::chrono::system_clock::now();
+  const auto unix_seconds = [](std::chrono::system_clock::time_point time) -> int64_t {
+    return time == std::chrono::system_clock::time_point{}
+               ? 0
+               : std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
+  };
+  StatusPageInput input;
+  input.version = build_info::kVersion;
+  input.revision = build_info::kRevision;
+  input.kernel_release = kernel;
+  input.now_unix_seconds = unix_seconds(now);
+  input.started_unix_seconds = unix_seconds(started_at);
+  input.uptime_seconds = std::chrono::duration<double>(now - started_at).count();
+  input.listen_addresses = {config.listen_address + " (--web.listen-address" +
+                            (config.web_config_file.empty()
+                                 ? std::string(", plain HTTP, no authentication)")
+                                 : ", web config " + config.web_config_file + ")")};
+  if (!config.receiver_listen_address.empty()) {
+    input.listen_addresses.push_back(
+        config.receiver_listen_address + " (--receiver.listen-address, remote_write only" +
+        (config.receiver_web_config_file.empty()
+             ? std::string(", plain HTTP, no authentication)")
+             : ", web config " + config.receiver_web_config_file + ")"));
+  }
+  input.telemetry_path = config.telemetry_path;
+  input.bpf_built_in = bpf_decisions.built_in;
+  if (const auto snapshot = sampler.Latest()) AddSnapshot(*snapshot, bpf_decisions, now, input);
+  for (const auto& status : metadata.Statuses()) {
+    input.providers.push_back({status.provider, status.errors, status.failing, status.last_error,
+                               unix_seconds(status.last_error_at),
+                               unix_seconds(status.last_success_at)});
+  }
+  return BuildStatusPage(input);
 }
 
 int Run(const Config& config) {
+  const auto started_at = std::chrono::system_clock::now();  // the status page's uptime
   Logger logger(config.log_level);
 #ifdef PODSTAT_HAVE_BPF
   bpf::RouteLibbpfLogs(logger);
@@ -316,7 +352,9 @@ int Run(const Config& config) {
   collector_options.process_top = config.collect_process ? config.process_top : 0;
   collector_options.collect_network = config.collect_network;
   collector_options.include_loopback = config.network_loopback;
+  BpfDecisions bpf_decisions;  // what the status page says of each program
 #ifdef PODSTAT_HAVE_BPF
+  bpf_decisions.built_in = true;
   const size_t cgroups_now = cgroup::CgroupResolver(*cgroup_root).Rescan();
   std::unique_ptr<bpf::SockStateProgram> program;
   bool bpf_usable = config.bpf;
@@ -328,6 +366,7 @@ int Run(const Config& config) {
                 "metrics). Kernels built with CONFIG_DEBUG_INFO_BTF=y (every major distribution's "
                 "since 2020) have it.");
     bpf_usable = false;
+    bpf_decisions.disabled = missing;
   }
   if (bpf_usable) {
     bpf::SockStateOptions options = BpfOptions(config, cgroups_now);
@@ -339,9 +378,14 @@ int Run(const Config& config) {
                   "from /proc/<pid>/net/{tcp,udp,raw}{,6} (~1 ms per namespace and sample), no "
                   "retransmit or reset counters. --log.level=debug shows the verifier's log, "
                   "--check a summary.");
+      bpf_decisions.sock_state_error = error;
+    } else {
+      bpf_decisions.sock_state_fallbacks = program->fallback_reasons();
+      bpf_decisions.marks_in_storage = program->marks_in_storage();
     }
   } else if (!config.bpf) {
     logger.Info("main", "--no-bpf: every source from /proc and cgroup files");
+    bpf_decisions.disabled = "--no-bpf: every source from /proc and cgroup files";
   }
   std::unique_ptr<bpf::TaskCpuProgram> cpu_program;
   if (bpf_usable && config.collect_cpu && config.bpf_cpu) {
@@ -350,7 +394,10 @@ int Run(const Config& config) {
       logger.Warn("main", "BPF CPU accounting unavailable (", error,
                   "); container_cpu_usage_seconds_total comes from cgroup accounting and "
                   "container_cpu_runqueue_wait_seconds_total is not exported");
+      bpf_decisions.cpu_error = error;
     }
+  } else if (bpf_usable) {
+    bpf_decisions.cpu_disabled = !config.collect_cpu ? "--no-collector.cpu" : "--no-bpf.cpu";
   }
 #else
   logger.Warn("main", "built without BPF: TCP states and socket counts come from /proc");
@@ -503,7 +550,11 @@ int Run(const Config& config) {
         {"/",
          "GET",
          [&](const http::Request&) {
-           return http::Response{200, "text/html; charset=utf-8", IndexPage(config), {}};
+           return http::Response{
+               200,
+               "text/html; charset=utf-8",
+               StatusPage(config, kernel, started_at, bpf_decisions, sampler, metadata),
+               {{"Content-Security-Policy", kStatusPageContentSecurityPolicy}}};
          },
          {}});
   }
