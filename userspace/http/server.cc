@@ -835,6 +835,14 @@ void Server::Impl::CheckReload() {
   const bool file_changed = watcher->Reload();
   const auto parsed = watcher->Current();
   const auto current = Config();
+  if (!file_changed && !watcher->LastReloadOk()) {
+    // The file's new content was refused (the watcher logged why); the running config stays.
+    Count([](ServerStats& s) {
+      if (s.web_config_last_reload_ok) ++s.web_config_reload_failures;
+      s.web_config_last_reload_ok = false;
+    });
+    return;
+  }
   if (!file_changed && StatSignature(CertificateFiles(*parsed)) == current->files_signature) {
     return;
   }

@@ -584,11 +584,18 @@ bool WebConfigWatcher::Reload() {
   last_seen_ = std::move(stamp);
   if (!config) {
     logger_.Warn("http", "web config ", path_, " not taken, keeping the last good one: ", error);
+    last_reload_ok_ = false;
     return false;
   }
+  last_reload_ok_ = true;
   current_ = std::make_shared<const WebConfig>(std::move(*config));
   logger_.Info("http", "web config ", path_, " reloaded");
   return true;
+}
+
+bool WebConfigWatcher::LastReloadOk() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return last_reload_ok_;
 }
 
 std::shared_ptr<const WebConfig> WebConfigWatcher::Current() const {

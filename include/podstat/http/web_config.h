@@ -78,6 +78,8 @@ class WebConfigWatcher {
   bool Reload();
   std::shared_ptr<const WebConfig> Current() const;
   const std::string& path() const { return path_; }
+  // false while the file's current content was refused (Current() is then an older one).
+  bool LastReloadOk() const;
 
  private:
   WebConfigWatcher(std::string path, Logger& logger) : path_(std::move(path)), logger_(logger) {}
@@ -86,6 +88,7 @@ class WebConfigWatcher {
   mutable std::mutex mutex_;
   std::shared_ptr<const WebConfig> current_;
   std::string last_seen_;  // mtime/size/inode of the last file read, good or bad
+  bool last_reload_ok_ = true;
 };
 
 }  // namespace podstat::http
