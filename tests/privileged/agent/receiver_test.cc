@@ -111,7 +111,7 @@ TEST(AgentReceiverTest, OversizedSeriesAreRefusedAndDoNotGrowTheAgent) {
   const uint64_t rss_after = RssBytes(agent.pid());
   std::cout << "RSS before the 4 oversized writes " << rss_before / (1 << 20) << " MiB, after "
             << rss_after / (1 << 20) << " MiB\n";
-  // Nothing is stored, but glibc keeps each civetweb worker's ~16 MiB decode buffer in that
+  // Nothing is stored, but glibc keeps each handler thread's ~16 MiB decode buffer in that
   // thread's arena: +55 MiB on this host, +70 MiB in a 2 GiB 5.10 guest. Before the limits the
   // four writes were stored and cost +229 MiB.
   EXPECT_LT(rss_after, rss_before + (128u << 20))

@@ -189,5 +189,33 @@ TEST(ParseFlagsRemoteWrite, RejectsBadLabelsUrlsAndIntervals) {
   }
 }
 
+TEST(Flags, WebListenerFlags) {
+  const auto config =
+      Parse({"--web.config.file=/etc/podstat/web.yml", "--web.header-timeout=2s",
+             "--web.body-timeout=30s", "--web.write-timeout=5s", "--web.idle-timeout=1m",
+             "--web.max-connections=64", "--web.max-connections-per-client=8", "--receiver.enable",
+             "--receiver.listen-address=127.0.0.1:9561",
+             "--receiver.web-config.file=/etc/podstat/receiver.yml"});
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->web_config_file, "/etc/podstat/web.yml");
+  EXPECT_EQ(config->web_header_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(config->web_body_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(config->web_write_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(config->web_idle_timeout, std::chrono::minutes(1));
+  EXPECT_EQ(config->web_max_connections, 64u);
+  EXPECT_EQ(config->web_max_connections_per_client, 8u);
+  EXPECT_EQ(config->receiver_listen_address, "127.0.0.1:9561");
+  EXPECT_EQ(config->receiver_web_config_file, "/etc/podstat/receiver.yml");
+
+  std::string error;
+  EXPECT_FALSE(Parse({"--receiver.listen-address=:9561"}, &error));
+  EXPECT_NE(error.find("needs --receiver.enable"), std::string::npos) << error;
+  EXPECT_FALSE(Parse({"--receiver.enable", "--receiver.web-config.file=x.yml"}, &error));
+  EXPECT_NE(error.find("needs --receiver.listen-address"), std::string::npos) << error;
+  EXPECT_FALSE(Parse({"--web.header-timeout=0s"}, &error));
+  EXPECT_NE(error.find("at least"), std::string::npos) << error;
+  EXPECT_FALSE(Parse({"--web.max-connections=0"}, &error));
+}
+
 }  // namespace
 }  // namespace podstat::app
