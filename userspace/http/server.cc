@@ -385,14 +385,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void Start() {
-    Lowest().expires_after(server_.options.header_timeout);
+    header_deadline_ = std::chrono::steady_clock::now() + server_.options.header_timeout;
+    Lowest().expires_at(header_deadline_);
     if constexpr (kTls) {
       stream_.async_handshake(asio::ssl::stream_base::server,
                               [self = this->shared_from_this()](boost::system::error_code ec) {
                                 self->OnHandshake(ec);
                               });
     } else {
-      ReadHeader(server_.options.header_timeout);
+      ReadHeader();
     }
   }
 
@@ -410,28 +411,45 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                            " failed: ", ec.message());
       return;  // the last reference goes: the socket closes
     }
-    ReadHeader(server_.options.header_timeout);
+    ReadHeader();
   }
 
-  void ReadHeader(std::chrono::milliseconds deadline) {
+  // The header deadline runs from accept for the first request (the TLS handshake included) and
+  // from the first byte of each later one: a keep-alive connection may sit silent for the idle
+  // timeout, but not trickle a header for that long.
+  void ReadHeader() {
     has_body_ = false;
     parser_.emplace();
     parser_->header_limit(kMaxHeaderBytes);
     // Beast 1.74 refuses every non-empty body while body_limit is boost::none
     // (boostorg/beast#2070); the route's cap is set once the header is in.
     parser_->body_limit(std::numeric_limits<uint64_t>::max());
-    Lowest().expires_after(deadline);
+    Lowest().expires_at(header_deadline_);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = this->shared_from_this()](boost::system::error_code ec,
                                                                size_t) { self->OnHeader(ec); });
   }
 
+  void WaitForNextRequest() {
+    if (buffer_.size() > 0) {  // pipelined: the next request is already here
+      header_deadline_ = std::chrono::steady_clock::now() + server_.options.header_timeout;
+      ReadHeader();
+      return;
+    }
+    Lowest().expires_after(server_.options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](
+                                                       boost::system::error_code ec, size_t bytes) {
+      if (ec) return;  // idle timeout or the client closed: the connection ends quietly
+      self->buffer_.commit(bytes);
+      self->header_deadline_ =
+          std::chrono::steady_clock::now() + self->server_.options.header_timeout;
+      self->ReadHeader();
+    });
+  }
+
   void OnHeader(const boost::system::error_code& ec) {
     if (ec) {
       if (ec == beast::error::timeout) {
-        // A connection that sent nothing after a response is an idle keep-alive closing, not a
-        // slow client.
-        if (requests_ > 0 && buffer_.size() == 0) return;
         server_.Count([](ServerStats& s) { ++s.timeouts_header; });
         return;
       }
@@ -448,7 +466,6 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       Finish(PlainResponse(400, "malformed request: " + ec.message() + "\n"), true);
       return;
     }
-    ++requests_;
     const auto& head = parser_->get();
     request_ = Request{};
     route_ = nullptr;
@@ -686,7 +703,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (!close) {
       route_ = nullptr;
       body_read_ = false;
-      ReadHeader(server_.options.idle_timeout);
+      WaitForNextRequest();
       return;
     }
     if (!body_read_ && has_body_) {
@@ -751,7 +768,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   bool body_read_ = false;
   bool keep_alive_ = false;
   uint64_t reserved_ = 0;
-  uint64_t requests_ = 0;
+  std::chrono::steady_clock::time_point header_deadline_;
   std::unique_ptr<std::array<char, 16384>> drain_buffer_;
 };
 

@@ -196,8 +196,13 @@ TEST(AgentHttpFrontDoorTest, IdleAndTrickledClientsNeitherStarveTheAgentNorStay)
   std::cout << "trickled bodies cut off after "
             << std::chrono::duration<double>(*cut_after[0]).count() << " s (deadline "
             << kBodyTimeout.count() << " s)\n";
-  EXPECT_EQ(Metric(agent, "podstat_http_timeouts_total", {{"listener", "web"}, {"phase", "body"}}),
-            kSlow);
+  // Counted on the agent's I/O thread just after the socket closes.
+  WaitUntil(
+      [&] {
+        return Metric(agent, "podstat_http_timeouts_total",
+                      {{"listener", "web"}, {"phase", "body"}}) == kSlow;
+      },
+      "the 20 trickled bodies counted as body timeouts");
   // The silent ones go at the header deadline.
   for (const UniqueFd& fd : idle) EXPECT_EQ(ReadAll(fd), "");
   WaitUntil(
