@@ -140,8 +140,9 @@ std::string UrlEncode(std::string_view text) {
 }
 
 PrometheusServer::PrometheusServer(const std::string& binary, const std::string& config,
-                                   std::vector<std::string> extra_flags, uint16_t port)
-    : port_(port != 0 ? port : FreeTcpPort()) {
+                                   std::vector<std::string> extra_flags, uint16_t port,
+                                   PrometheusWeb web)
+    : port_(port != 0 ? port : FreeTcpPort()), client_(std::move(web.client)) {
   char dir_template[] = "/tmp/podstat-prometheus-XXXXXX";
   if (::mkdtemp(dir_template) == nullptr) ThrowErrno("mkdtemp");
   dir_ = dir_template;
@@ -152,6 +153,11 @@ PrometheusServer::PrometheusServer(const std::string& binary, const std::string&
   std::vector<std::string> args = {binary, "--config.file=" + config_path,
                                    "--storage.tsdb.path=" + dir_ + "/data",
                                    "--web.listen-address=" + address(), "--log.level=info"};
+  if (!web.config_yaml.empty()) {
+    const std::string web_config_path = dir_ + "/web.yml";
+    WriteWholeFile(web_config_path, web.config_yaml);
+    args.push_back("--web.config.file=" + web_config_path);
+  }
   args.insert(args.end(), extra_flags.begin(), extra_flags.end());
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
@@ -190,7 +196,7 @@ PrometheusServer::PrometheusServer(const std::string& binary, const std::string&
                                DescribeWaitStatus(*wait_status_) + "); its log:\n" + Log());
     }
     try {
-      const HttpResponse response = HttpGet(port_, "/-/ready");
+      const HttpResponse response = CurlRequest(base_url() + "/-/ready", client_);
       if (response.status == 200) {
         std::cout << "prometheus on " << address() << " ready after "
                   << std::chrono::duration_cast<milliseconds>(Clock::now() - start).count()
@@ -233,6 +239,10 @@ PrometheusServer::~PrometheusServer() {
 
 std::string PrometheusServer::address() const { return "127.0.0.1:" + std::to_string(port_); }
 
+std::string PrometheusServer::base_url() const {
+  return (client_.ca_file.empty() ? "http://" : "https://") + address();
+}
+
 bool PrometheusServer::Reap(bool block) {
   if (wait_status_) return true;
   int status = 0;
@@ -246,7 +256,8 @@ bool PrometheusServer::Reap(bool block) {
 }
 
 std::vector<Sample> PrometheusServer::Query(const std::string& expr) const {
-  const HttpResponse response = HttpGet(port_, "/api/v1/query?query=" + UrlEncode(expr));
+  const HttpResponse response =
+      CurlRequest(base_url() + "/api/v1/query?query=" + UrlEncode(expr), client_);
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(response.body);

@@ -1,6 +1,7 @@
 // Support for the end-to-end tests against a real Prometheus server (DESIGN.md §7): the Debian
-// binary run per test on a free port with a generated configuration, a small HTTP/1.0 client for
-// its API, and the rule that decides whether a missing binary skips or fails a test.
+// binary run per test on a free port with a generated configuration (and optionally its own
+// --web.config.file: TLS, client certificates, basic auth), a libcurl client for its API, and the
+// rule that decides whether a missing binary skips or fails a test.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "curl_client.h"
 #include "support/workload.h"
 
 namespace podstat::testing {
@@ -33,6 +35,14 @@ std::string UrlEncode(std::string_view text);
 // GET /-/ready answers 200 (throws, with the log, if that takes over 30 s or the process exits).
 // The destructor sends SIGTERM to the group (SIGKILL after 5 s), reaps, prints the log if the
 // test failed, and removes the directory.
+// Prometheus's own web server: `config_yaml` is its --web.config.file (exporter-toolkit format, as
+// podstat's), `client` what the helper presents to its API. With a CA in `client` the API is
+// reached over https.
+struct PrometheusWeb {
+  std::string config_yaml;  // empty: no --web.config.file, plain HTTP
+  ClientCredentials client;
+};
+
 class PrometheusServer {
  public:
   // `config` is the whole prometheus.yml; `extra_flags` are appended to the command line, e.g.
@@ -40,13 +50,15 @@ class PrometheusServer {
   // configuration that must name the port before the server starts can take it from
   // FreeTcpPort().
   PrometheusServer(const std::string& binary, const std::string& config,
-                   std::vector<std::string> extra_flags = {}, uint16_t port = 0);
+                   std::vector<std::string> extra_flags = {}, uint16_t port = 0,
+                   PrometheusWeb web = {});
   ~PrometheusServer();
   PrometheusServer(const PrometheusServer&) = delete;
   PrometheusServer& operator=(const PrometheusServer&) = delete;
 
   uint16_t port() const { return port_; }
-  std::string address() const;  // "127.0.0.1:<port>"
+  std::string address() const;   // "127.0.0.1:<port>"
+  std::string base_url() const;  // "http(s)://127.0.0.1:<port>"
 
   // GET /api/v1/query?query=<expr> (evaluated now). Throws unless the answer is 200 with
   // status "success" and an instant vector; each element becomes a Sample (name from __name__,
@@ -64,6 +76,7 @@ class PrometheusServer {
   std::optional<int> wait_status_;
   std::string dir_;
   std::string log_path_;
+  ClientCredentials client_;
 };
 
 }  // namespace podstat::testing

@@ -174,6 +174,12 @@ Usage: podstat [flags]
   --remote-write.basic-auth.password-file=PATH
   --remote-write.bearer-token-file=PATH
                                   Credentials, read from the file on every request.
+  --remote-write.tls.ca-file=PATH Trust the CAs in this PEM file for https:// URLs instead of
+                                  the system's; the server's name is still verified.
+  --remote-write.tls.cert-file=PATH
+  --remote-write.tls.key-file=PATH
+                                  Client certificate and key (PEM), for a server that asks
+                                  for one; both or neither. The files must be readable at start.
   --remote-write.max-samples-per-send=N
                                   Samples per request (default 2000).
   --remote-write.queue-capacity=N Samples queued per URL while it is down; the oldest are
@@ -321,6 +327,9 @@ std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::stri
       {"remote-write.basic-auth.username", text(config.remote_write_username)},
       {"remote-write.basic-auth.password-file", text(config.remote_write_password_file)},
       {"remote-write.bearer-token-file", text(config.remote_write_bearer_token_file)},
+      {"remote-write.tls.ca-file", text(config.remote_write_tls_ca_file)},
+      {"remote-write.tls.cert-file", text(config.remote_write_tls_cert_file)},
+      {"remote-write.tls.key-file", text(config.remote_write_tls_key_file)},
       {"remote-write.max-samples-per-send", number(config.remote_write_max_samples, 1, 1'000'000)},
       {"remote-write.queue-capacity", number(config.remote_write_queue_capacity, 1, 100'000'000)},
       {"compat",

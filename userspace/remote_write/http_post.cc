@@ -52,7 +52,7 @@ HttpPoster::~HttpPoster() {
 
 PostResult HttpPoster::Post(const std::string& url, const std::vector<std::string>& headers,
                             std::string_view body, std::chrono::milliseconds timeout,
-                            const std::atomic<bool>* abort) {
+                            const std::atomic<bool>* abort, const TlsClientOptions& tls) {
   PostResult result;
   if (curl_ == nullptr) {
     result.error = "curl_easy_init failed";
@@ -94,6 +94,15 @@ PostResult HttpPoster::Post(const std::string& url, const std::vector<std::strin
   curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, AbortCheck);
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(abort));
+  if (!tls.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, tls.ca_file.c_str());
+  if (!tls.cert_file.empty()) {
+    curl_easy_setopt(c, CURLOPT_SSLCERT, tls.cert_file.c_str());
+    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+  }
+  if (!tls.key_file.empty()) {
+    curl_easy_setopt(c, CURLOPT_SSLKEY, tls.key_file.c_str());
+    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+  }
 
   const CURLcode code = curl_easy_perform(c);
   if (code != CURLE_OK) {

@@ -213,6 +213,20 @@ std::unique_ptr<Sender> Sender::Start(SenderOptions options, Logger& logger, std
   }
   if (options.max_samples_per_request == 0) return fail("max samples per request must be > 0");
   if (options.queue_capacity == 0) return fail("queue capacity must be > 0");
+  // libcurl reads these only when it connects: a typo would otherwise surface as a retried
+  // network error on every push, long after start.
+  const TlsClientOptions& tls = options.tls;
+  if (tls.cert_file.empty() != tls.key_file.empty())
+    return fail("a TLS client certificate needs its key, and a key its certificate");
+  for (const auto& [what, path] :
+       {std::pair{"TLS CA file", &tls.ca_file}, std::pair{"TLS client certificate", &tls.cert_file},
+        std::pair{"TLS client key", &tls.key_file}}) {
+    if (path->empty()) continue;
+    int error_number = 0;
+    if (!ReadFile(*path, &error_number))
+      return fail(std::string("cannot read the ") + what + " " + *path + ": " +
+                  ErrnoMessage(error_number));
+  }
   if (options.user_agent.empty())
     options.user_agent = std::string("podstat/") + build_info::kVersion;
 
@@ -335,7 +349,7 @@ bool Sender::Deliver(Endpoint& endpoint, HttpPoster& poster, const WriteRequest&
     if (!BuildHeaders(headers, &result.error)) {
       result.status = 0;  // a local problem; retry: the file may come back
     } else {
-      result = poster.Post(endpoint.url, headers, body, options_.timeout, &stopping_);
+      result = poster.Post(endpoint.url, headers, body, options_.timeout, &stopping_, options_.tls);
     }
     if (stopping_) {
       endpoint.dropped += samples;

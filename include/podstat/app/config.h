@@ -67,6 +67,9 @@ struct Config {
   std::string remote_write_username;       // --remote-write.basic-auth.username
   std::string remote_write_password_file;  // --remote-write.basic-auth.password-file
   std::string remote_write_bearer_token_file;
+  std::string remote_write_tls_ca_file;      // --remote-write.tls.ca-file
+  std::string remote_write_tls_cert_file;    // --remote-write.tls.cert-file
+  std::string remote_write_tls_key_file;     // --remote-write.tls.key-file
   uint64_t remote_write_max_samples = 2000;  // --remote-write.max-samples-per-send
   uint64_t remote_write_queue_capacity = 100'000;
   bool check = false;

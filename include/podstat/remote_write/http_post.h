@@ -27,6 +27,14 @@ class CurlGlobal {
   bool ok_ = false;
 };
 
+// Client-side TLS for https:// URLs. Empty fields keep libcurl's defaults: the system trust
+// store, no client certificate. Peer and host verification stay on either way.
+struct TlsClientOptions {
+  std::string ca_file;    // PEM bundle trusted instead of the system store
+  std::string cert_file;  // PEM client certificate, presented when the server asks
+  std::string key_file;   // its PEM private key
+};
+
 struct PostResult {
   int status = 0;           // HTTP status; 0 = no answer (see error)
   std::string error;        // curl's reason when status is 0
@@ -45,7 +53,7 @@ class HttpPoster {
   // second at least, more often while data moves; when it turns true the transfer is abandoned.
   PostResult Post(const std::string& url, const std::vector<std::string>& headers,
                   std::string_view body, std::chrono::milliseconds timeout,
-                  const std::atomic<bool>* abort);
+                  const std::atomic<bool>* abort, const TlsClientOptions& tls = {});
 
  private:
   CURL* curl_ = nullptr;

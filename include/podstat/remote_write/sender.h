@@ -52,6 +52,10 @@ struct SenderOptions {
   std::string basic_auth_username;
   std::string basic_auth_password_file;
   std::string bearer_token_file;
+  // TLS for https:// URLs (--remote-write.tls.*). Unlike the credentials these are read by
+  // libcurl when it connects; Start checks that each named file can be read, and that a client
+  // certificate comes with its key.
+  TlsClientOptions tls;
   std::vector<Label> external_labels;  // added to every series that lacks them
   std::string user_agent;              // empty = "podstat/<version>"
 };
@@ -107,7 +111,8 @@ struct EndpointStats {
 class Sender {
  public:
   // Starts one worker per URL. Fails (nullptr, reason in *error) without URLs, on a URL that is
-  // not http(s)://, or a zero batch size or capacity.
+  // not http(s)://, a zero batch size or capacity, a TLS file that cannot be read, or a client
+  // certificate without its key (or the reverse).
   static std::unique_ptr<Sender> Start(SenderOptions options, Logger& logger, std::string* error);
   ~Sender();  // Stop()
   Sender(const Sender&) = delete;

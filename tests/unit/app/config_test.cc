@@ -153,6 +153,19 @@ TEST(ParseFlagsRemoteWrite, RepeatableFlagsAccumulateAndLabelsAreChecked) {
   EXPECT_FALSE(config->collect_network);
 }
 
+TEST(ParseFlagsRemoteWrite, TlsFilesForTheSender) {
+  std::string error;
+  const auto config = ParseFlags(
+      {"--remote-write.url=https://p:9090/api/v1/write", "--remote-write.tls.ca-file=/etc/ca.crt",
+       "--remote-write.tls.cert-file", "/etc/client.crt", "--remote-write.tls.key-file=/etc/k"},
+      &error);
+  ASSERT_TRUE(config) << error;
+  EXPECT_EQ(config->remote_write_tls_ca_file, "/etc/ca.crt");
+  EXPECT_EQ(config->remote_write_tls_cert_file, "/etc/client.crt");
+  EXPECT_EQ(config->remote_write_tls_key_file, "/etc/k");
+  EXPECT_FALSE(ParseFlags({"--remote-write.tls.ca-file="}, &error));
+}
+
 TEST(ParseFlagsRemoteWrite, ReceiverLimitsHaveDefaultsAndRanges) {
   std::string error;
   auto config = ParseFlags({}, &error);

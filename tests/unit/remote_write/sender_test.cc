@@ -458,6 +458,30 @@ TEST(RemoteWriteSenderStart, RejectsBadOptions) {
   EXPECT_FALSE(Sender::Start(options, logger, &error));
 }
 
+// libcurl would only find a missing TLS file when it connects, as a retried network error on
+// every push; Start says so at once.
+TEST(RemoteWriteSenderStart, RejectsUnreadableTlsFilesAndACertWithoutItsKey) {
+  Logger logger(LogLevel::kError);
+  std::string error;
+  SenderOptions options;
+  options.urls = {"https://x/"};
+  const std::string pem = WriteTempFile("tls.pem", "not checked here: curl parses it\n");
+  options.tls.ca_file = "/nonexistent/ca.crt";
+  EXPECT_FALSE(Sender::Start(options, logger, &error));
+  EXPECT_NE(error.find("cannot read the TLS CA file /nonexistent/ca.crt"), std::string::npos)
+      << error;
+  options.tls.ca_file = pem;
+  options.tls.cert_file = pem;
+  EXPECT_FALSE(Sender::Start(options, logger, &error));
+  EXPECT_NE(error.find("needs its key"), std::string::npos) << error;
+  options.tls.key_file = "/nonexistent/client.key";
+  EXPECT_FALSE(Sender::Start(options, logger, &error));
+  EXPECT_NE(error.find("TLS client key"), std::string::npos) << error;
+  options.tls.key_file = pem;
+  auto sender = Sender::Start(options, logger, &error);
+  EXPECT_TRUE(sender) << error;
+}
+
 // ---- the pure parts ----
 
 TEST(RemoteWriteSenderParts, RedactUrl) {

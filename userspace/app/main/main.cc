@@ -447,6 +447,9 @@ int Run(const Config& config) {
     sender_options.basic_auth_username = config.remote_write_username;
     sender_options.basic_auth_password_file = config.remote_write_password_file;
     sender_options.bearer_token_file = config.remote_write_bearer_token_file;
+    sender_options.tls.ca_file = config.remote_write_tls_ca_file;
+    sender_options.tls.cert_file = config.remote_write_tls_cert_file;
+    sender_options.tls.key_file = config.remote_write_tls_key_file;
     for (const auto& [name, value] : config.remote_write_external_labels) {
       sender_options.external_labels.push_back({name, value});
     }
