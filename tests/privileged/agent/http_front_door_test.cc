@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <chrono>
 #include <fstream>
@@ -17,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/gunzip.h"
 #include "podstat/util/fd.h"
 #include "support/privileges.h"
 #include "support/workload.h"
@@ -90,25 +90,6 @@ uint64_t StatusKib(pid_t pid, const std::string& field) {
 
 double Metric(const Agent& agent, const std::string& name, const Labels& labels) {
   return FindSample(ParseExposition(agent.Scrape()), name, labels).value_or(-1);
-}
-
-std::string Gunzip(const std::string& data) {
-  z_stream stream{};
-  if (inflateInit2(&stream, 15 + 16) != Z_OK) throw std::runtime_error("inflateInit2");
-  std::string out;
-  char buffer[65536];
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  int rc;
-  do {
-    stream.next_out = reinterpret_cast<Bytef*>(buffer);
-    stream.avail_out = sizeof buffer;
-    rc = inflate(&stream, Z_NO_FLUSH);
-    out.append(buffer, sizeof buffer - stream.avail_out);
-  } while (rc == Z_OK);
-  inflateEnd(&stream);
-  if (rc != Z_STREAM_END) throw std::runtime_error("the body is not a complete gzip stream");
-  return out;
 }
 
 constexpr int kIdle = 200;

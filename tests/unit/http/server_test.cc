@@ -8,12 +8,12 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <chrono>
 #include <stdexcept>
 #include <thread>
 
+#include "common/gunzip.h"
 #include "podstat/util/fd.h"
 
 namespace podstat::http {
@@ -96,25 +96,6 @@ bool ClosedByServer(const UniqueFd& fd) {
     if (n == 0) return true;
     if (n < 0) return errno == ECONNRESET;
   }
-}
-
-std::string Gunzip(const std::string& data) {
-  z_stream stream{};
-  if (inflateInit2(&stream, 15 + 16) != Z_OK) throw std::runtime_error("inflateInit2");
-  std::string out;
-  char buffer[65536];
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  int rc;
-  do {
-    stream.next_out = reinterpret_cast<Bytef*>(buffer);
-    stream.avail_out = sizeof(buffer);
-    rc = inflate(&stream, Z_NO_FLUSH);
-    out.append(buffer, sizeof(buffer) - stream.avail_out);
-  } while (rc == Z_OK);
-  inflateEnd(&stream);
-  if (rc != Z_STREAM_END) throw std::runtime_error("not a complete gzip stream");
-  return out;
 }
 
 std::string BigBody() {
@@ -297,7 +278,7 @@ TEST_F(ServerTest, GzipWhenAccepted) {
   EXPECT_NE(zipped.find("Content-Encoding: gzip"), std::string::npos) << zipped.substr(0, end);
   const std::string body = zipped.substr(end + 4);
   EXPECT_LT(body.size(), BigBody().size() / 4);
-  EXPECT_EQ(Gunzip(body), BigBody());
+  EXPECT_EQ(testing::Gunzip(body), BigBody());
   const auto plain =
       Fetch(server_->port(), "GET /big HTTP/1.0\r\nAccept-Encoding: gzip;q=0\r\n\r\n");
   EXPECT_EQ(plain.find("Content-Encoding"), std::string::npos);

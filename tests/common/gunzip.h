@@ -1,0 +1,34 @@
+// zlib's inflate as the oracle for podstat's gzip responses: one complete gzip member (not zlib,
+// not raw deflate), nothing after it.
+#pragma once
+
+#include <zlib.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace podstat::testing {
+
+// The decoded body. Throws std::runtime_error unless data is exactly one complete gzip member.
+inline std::string Gunzip(const std::string& data) {
+  z_stream stream{};
+  if (inflateInit2(&stream, 15 + 16) != Z_OK) throw std::runtime_error("inflateInit2 failed");
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = static_cast<uInt>(data.size());
+  std::string out;
+  char buffer[65536];
+  int status;
+  do {
+    stream.next_out = reinterpret_cast<Bytef*>(buffer);
+    stream.avail_out = sizeof(buffer);
+    status = inflate(&stream, Z_NO_FLUSH);
+    out.append(buffer, sizeof(buffer) - stream.avail_out);
+  } while (status == Z_OK);
+  const uInt left = stream.avail_in;
+  inflateEnd(&stream);
+  if (status != Z_STREAM_END) throw std::runtime_error("not a complete gzip stream");
+  if (left != 0) throw std::runtime_error("bytes after the gzip member");
+  return out;
+}
+
+}  // namespace podstat::testing
