@@ -1,7 +1,8 @@
 // A minimal Docker Engine API client over the daemon's unix socket: enough to name containers.
-// Plain HTTP/1.1 with a hard deadline per request, so a hung or dead daemon costs at most the
-// timeout and never blocks anything else. The JSON parsing is a pure function, tested on bodies
-// captured from a real dockerd.
+// HTTP/1.1 through libcurl (CURLOPT_UNIX_SOCKET_PATH) with a hard deadline per request and a cap
+// on the reply, so a hung, dead or hostile daemon costs at most the timeout and 64 MiB, and never
+// blocks anything else. The JSON parsing is a pure function, tested on bodies captured from a real
+// dockerd.
 #pragma once
 
 #include <chrono>
@@ -34,14 +35,13 @@ struct HttpReply {
   std::string body;  // de-chunked when Transfer-Encoding: chunked
 };
 
-// Pure: parses a complete raw HTTP/1.1 response (status line, headers, body with
-// Content-Length or chunked encoding). nullopt with *error when malformed or truncated.
-std::optional<HttpReply> ParseHttpReply(std::string_view raw, std::string* error);
-
 class DockerClient {
  public:
-  DockerClient(std::string socket_path, std::chrono::milliseconds timeout)
-      : socket_path_(std::move(socket_path)), timeout_(timeout) {}
+  // Takes a reference on libcurl's global state: construct it before starting threads.
+  DockerClient(std::string socket_path, std::chrono::milliseconds timeout);
+  ~DockerClient();
+  DockerClient(const DockerClient&) = delete;
+  DockerClient& operator=(const DockerClient&) = delete;
 
   // GET /containers/json (running containers). nullopt with *error naming the socket and the
   // reason (connect refused, no such file, timeout, HTTP status, bad JSON).
@@ -55,6 +55,7 @@ class DockerClient {
  private:
   std::string socket_path_;
   std::chrono::milliseconds timeout_;
+  bool curl_ready_ = false;  // curl_global_init succeeded; released in the destructor
 };
 
 }  // namespace podstat::metadata
