@@ -10,7 +10,7 @@ ARGS        ?=
 CTEST_ARGS  ?=
 
 .PHONY: all deps test-deps matrix-deps build compile run test unit-test privileged-test e2e-test check \
-        format clean fuzz bench-remote-write matrix matrix-ci sanitize test-sanitize
+        format clean fuzz bench bench-remote-write matrix matrix-ci sanitize test-sanitize
 
 all: build
 
@@ -86,6 +86,27 @@ bench-remote-write: deps
 	cmake -S . -B $(BENCH_BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DPODSTAT_BPF=OFF
 	cmake --build $(BENCH_BUILD_DIR) -j $(JOBS) --target podstat_bench_remote_write
 	$(BENCH_BUILD_DIR)/bench/podstat_bench_remote_write
+
+# The scale benchmark (issue 14): N pseudo-containers, each a cgroup in the kubelet's cgroupfs
+# layout (kubepods/burstable/pod<uid>/<id>, in cgroup v2 and the v1 hierarchies) with one process
+# in its own network namespace holding 2 listeners, 4 established pairs and 1 UDP socket. In one
+# run: the /proc/<pid>/net scan cAdvisor and the seeds do, as the baseline; then podstat's CPU per
+# scrape (snapshot reused, and collecting each time), scrape p50/p99, background CPU over
+# BENCH_IDLE_SECONDS at the default interval, RSS, series, bytes plain and gzip, BPF ns per event
+# and the programs' share of a core under a pipe ping-pong and a connection churn. Prints figures,
+# ratios and OK / ABOVE TARGET; asserts nothing. Release, in a tree of its own; needs root; cleans
+# up after itself (also on ^C). BENCH_ARGS passes more flags
+# (--load-seconds, --scrapes, --fresh-scrapes, --scan-passes: see bench/scale_bench.cc).
+# docs/performance.md records a run.
+N                     ?= 300
+BENCH_IDLE_SECONDS    ?= 60
+BENCH_ARGS            ?=
+SCALE_BENCH_BUILD_DIR ?= build-scale-bench
+bench: deps
+	cmake -S . -B $(SCALE_BENCH_BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DPODSTAT_BPF=ON
+	cmake --build $(SCALE_BENCH_BUILD_DIR) -j $(JOBS) --target podstat podstat_scale_bench
+	$(SCALE_BENCH_BUILD_DIR)/bench/podstat_scale_bench --containers=$(N) \
+	  --idle-seconds=$(BENCH_IDLE_SECONDS) $(BENCH_ARGS)
 
 # libFuzzer (clang, ASan + UBSan) on the remote_write decoders, FUZZ_SECONDS per target, from a
 # seed corpus the encoder writes. Findings (crash-*, leak-*, oom-*, timeout-*) land in

@@ -200,6 +200,8 @@ class WorkloadChild {
         pair.client_shut_down = true;
         pairs_.push_back(pair);
       }
+    } else if (verb == "udp") {
+      for (int i = 0; i < n; ++i) udp_sockets_.push_back(MakeUdpSocket(family));
     } else if (verb == "closeall") {
       for (int fd : listeners_) ::close(fd);
       listeners_.clear();
@@ -253,6 +255,15 @@ class WorkloadChild {
     return fd;
   }
 
+  static int MakeUdpSocket(Family family) {
+    sockaddr_storage address;
+    const socklen_t length = Loopback(family, &address);
+    const int fd = ::socket(address.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) ThrowErrno("socket(SOCK_DGRAM)");
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0) ThrowErrno("bind UDP");
+    return fd;
+  }
+
   Pair MakePair(Family family) {
     int& listener = shared_listener_[family == Family::kInet ? 0 : 1];
     if (listener < 0) listener = MakeListener(family);
@@ -292,6 +303,7 @@ class WorkloadChild {
   std::vector<int> listeners_;
   int shared_listener_[2] = {-1, -1};
   std::vector<Pair> pairs_;
+  std::vector<int> udp_sockets_;
 };
 
 void BringLoopbackUp() {
@@ -681,6 +693,24 @@ void SocketWorkload::CloseWait(int n, Family family) {
   expected_["fin_wait2"] += n;
   open_pairs_ += n;
   Command(CommandLine("closewait", family, n));
+}
+
+void SocketWorkload::Udp(int n, Family family) {
+  Command(CommandLine("udp", family, n));
+  udp_sockets_ += n;
+  // Bound UDP sockets are listed as soon as bind returns: no settling, one check.
+  int64_t listed = 0;
+  for (const char* file : {"udp", "udp6"}) {
+    std::istringstream in(ReadFile(ProcNetTcpPath(pid_, file)));
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) listed += !SplitWhitespace(line).empty();
+  }
+  if (netns_ == Netns::kOwn && listed != udp_sockets_) {
+    throw std::runtime_error("workload pid " + std::to_string(pid_) + " holds " +
+                             std::to_string(udp_sockets_) + " UDP sockets, /proc lists " +
+                             std::to_string(listed));
+  }
 }
 
 void SocketWorkload::CloseAll() {

@@ -134,6 +134,8 @@ enum class Netns { kOwn, kHost };
 //   CloseAll()      closes every listener and every pair, never letting FINs cross (that would
 //                   take both ends through CLOSING into TIME_WAIT): each open pair leaves exactly
 //                   one TIME_WAIT behind, on the client side
+//   Udp(n)          n UDP sockets bound to 127.0.0.1:0 or [::1]:0, held until the child exits
+//                   (checked against /proc/<pid>/net/udp{,6}; CloseAll leaves them open)
 // Must be constructed while the test process is single-threaded (the child runs C++ after fork).
 class SocketWorkload {
  public:
@@ -150,6 +152,7 @@ class SocketWorkload {
   void TimeWait(int n, Family family = Family::kInet);
   void CloseWait(int n, Family family = Family::kInet);
   void CloseAll();
+  void Udp(int n, Family family = Family::kInet);
   // prctl(PR_SET_NAME): the child's comm becomes `name`, byte for byte (the kernel keeps 15).
   void SetComm(std::string_view name);
 
@@ -173,7 +176,8 @@ class SocketWorkload {
   pid_t pid_ = -1;
   int fd_ = -1;  // parent's end of the command socketpair
   bool shared_listener_[2] = {false, false};
-  int64_t open_pairs_ = 0;  // pairs with at least one end open (Established + CloseWait)
+  int64_t open_pairs_ = 0;   // pairs with at least one end open (Established + CloseWait)
+  int64_t udp_sockets_ = 0;  // Udp(), both families
   TcpStateCounts expected_ = ZeroTcpStates();
 };
 
