@@ -10,7 +10,7 @@ ARGS        ?=
 CTEST_ARGS  ?=
 
 .PHONY: all deps test-deps matrix-deps build compile run test unit-test privileged-test e2e-test check \
-        format clean fuzz bench-remote-write matrix matrix-ci sanitize test-sanitize
+        format clean fuzz bench-remote-write bench-exposition matrix matrix-ci sanitize test-sanitize
 
 all: build
 
@@ -86,6 +86,14 @@ bench-remote-write: deps
 	cmake -S . -B $(BENCH_BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DPODSTAT_BPF=OFF
 	cmake --build $(BENCH_BUILD_DIR) -j $(JOBS) --target podstat_bench_remote_write
 	$(BENCH_BUILD_DIR)/bench/podstat_bench_remote_write
+
+# /metrics CPU per scrape and bytes, old (prometheus-cpp) against the streaming writer and its
+# per-snapshot cache, at BENCH_CONTAINERS synthetic containers.
+BENCH_CONTAINERS ?= 300 1000
+bench-exposition: deps
+	cmake -S . -B $(BENCH_BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DPODSTAT_BPF=OFF
+	cmake --build $(BENCH_BUILD_DIR) -j $(JOBS) --target podstat_bench_exposition
+	$(BENCH_BUILD_DIR)/bench/podstat_bench_exposition $(BENCH_CONTAINERS)
 
 # libFuzzer (clang, ASan + UBSan) on the remote_write decoders, FUZZ_SECONDS per target, from a
 # seed corpus the encoder writes. Findings (crash-*, leak-*, oom-*, timeout-*) land in
