@@ -1,17 +1,20 @@
 #include "podstat/app/exposition_cache.h"
 
+#include <unordered_set>
+
 #include "podstat/app/remote_write_bridge.h"
 #include "podstat/http/gzip.h"
 
 namespace podstat::app {
 namespace {
 
-// Passes everything on and notes which families reach the page (an empty family that is not
-// kept leaves no trace).
-class FamilyNames : public metrics::SeriesSink {
+// Passes everything on and notes, for each family that reaches the page (an empty family that
+// is not kept leaves no trace), where its text ends.
+class FamilyEnds : public metrics::SeriesSink {
  public:
-  FamilyNames(metrics::SeriesSink& inner, std::unordered_set<std::string>& names)
-      : inner_(inner), names_(names) {}
+  FamilyEnds(metrics::SeriesSink& inner, const std::string& text,
+             std::vector<std::pair<std::string, size_t>>& ends)
+      : inner_(inner), text_(text), ends_(ends) {}
   void BeginFamily(std::string_view name, metrics::FamilyType type, std::string_view help,
                    bool keep_when_empty) override {
     inner_.BeginFamily(name, type, help, keep_when_empty);
@@ -25,13 +28,14 @@ class FamilyNames : public metrics::SeriesSink {
     ++series_;
   }
   void EndFamily() override {
-    if (series_ > 0 || keep_when_empty_) names_.emplace(name_);
     inner_.EndFamily();
+    if (series_ > 0 || keep_when_empty_) ends_.emplace_back(name_, text_.size());
   }
 
  private:
   metrics::SeriesSink& inner_;
-  std::unordered_set<std::string>& names_;
+  const std::string& text_;
+  std::vector<std::pair<std::string, size_t>>& ends_;
   std::string_view name_;  // the builder's names live as long as the call
   bool keep_when_empty_ = false;
   size_t series_ = 0;
@@ -54,14 +58,22 @@ std::shared_ptr<ExpositionCache::Entry> ExpositionCache::EntryFor(
     auto entry = std::make_shared<Entry>();
     entry->text.reserve(metrics::EstimateTextBytes(*snapshot));
     metrics::TextSink text(entry->text);
-    FamilyNames names(text, entry->names);
-    metrics::WriteSnapshotFamilies(*snapshot, context, names);
+    FamilyEnds ends(text, entry->text, entry->families);
+    metrics::WriteSnapshotFamilies(*snapshot, context, ends);
+    for (size_t i = 0; i < entry->families.size(); ++i) entry->index[entry->families[i].first] = i;
     entry_ = std::move(entry);
     snapshot_ = snapshot;
   }
   if (need_gzip && !entry_->gzip_ready) {
-    entry_->gzip = http::GzipCompress(entry_->text, kGzipLevel);
-    entry_->gzip_ready = true;
+    Entry& entry = *entry_;
+    size_t start = 0;
+    for (const auto& [name, end] : entry.families) {
+      entry.gzip +=
+          http::GzipCompress(std::string_view(entry.text).substr(start, end - start), kGzipLevel);
+      entry.gzip_ends.push_back(entry.gzip.size());
+      start = end;
+    }
+    entry.gzip_ready = true;
   }
   return entry_;
 }
@@ -70,41 +82,74 @@ ExpositionPage ExpositionCache::Render(const std::shared_ptr<const model::Snapsh
                                        const metrics::BuildContext& context,
                                        const std::vector<remote_write::RelayFamily>& relayed,
                                        std::string_view self_metrics, bool accepts_gzip) {
-  std::shared_ptr<const Entry> entry = EntryFor(snapshot, context, false);
+  std::shared_ptr<const Entry> entry = EntryFor(snapshot, context, accepts_gzip);
   bool interleaved = false;
   for (const remote_write::RelayFamily& family : relayed) {
-    if (entry->names.contains(family.name)) interleaved = true;
+    if (entry->index.contains(family.name)) interleaved = true;
   }
   ExpositionPage page;
-  if (interleaved) {
-    page.body.reserve(entry->text.size() + self_metrics.size() + (64 << 10));
-    metrics::TextSink text(page.body);
-    RelayMergingSink merged(text, relayed);
+  if (!interleaved) {
+    // No relayed series belongs inside a cached family: they all follow it.
+    std::string tail;
+    {
+      metrics::TextSink text(tail);
+      RelayMergingSink merged(text, relayed);
+      metrics::WriteScrapeFamilies(*snapshot, context, merged);
+      merged.Finish();
+    }
+    tail += self_metrics;
+    if (accepts_gzip) {
+      page.body.reserve(entry->gzip.size() + tail.size() / 4 + 64);
+      page.body += entry->gzip;
+      page.body += http::GzipCompress(tail, kGzipLevel);
+      page.gzipped = true;
+    } else {
+      page.body.reserve(entry->text.size() + tail.size());
+      page.body += entry->text;
+      page.body += tail;
+    }
+    return page;
+  }
+
+  // The text anew, relayed series inside our families.
+  std::string text;
+  text.reserve(entry->text.size() + self_metrics.size() + (64 << 10));
+  std::vector<std::pair<std::string, size_t>> families;
+  {
+    metrics::TextSink sink(text);
+    FamilyEnds ends(sink, text, families);
+    RelayMergingSink merged(ends, relayed);
     metrics::WriteFamilies(*snapshot, context, merged);
     merged.Finish();
-    page.body += self_metrics;
+  }
+  text += self_metrics;
+  if (!accepts_gzip) {
+    page.body = std::move(text);
     return page;
   }
-  // No relayed series belongs inside a cached family: they all follow it.
-  std::string tail;
-  {
-    metrics::TextSink text(tail);
-    RelayMergingSink merged(text, relayed);
-    metrics::WriteScrapeFamilies(*snapshot, context, merged);
-    merged.Finish();
+  // A family that took no relayed series is byte for byte the cached one (same snapshot, same
+  // builder): its cached member is reused. Runs of the others are compressed afresh.
+  std::unordered_set<std::string_view> took;
+  for (const remote_write::RelayFamily& family : relayed) took.insert(family.name);
+  page.body.reserve(entry->gzip.size() + (64 << 10));
+  size_t fresh_from = 0;  // start of the text not yet in the body
+  size_t start = 0;
+  for (const auto& [name, end] : families) {
+    const auto cached = entry->index.find(name);
+    if (cached != entry->index.end() && !took.contains(name)) {
+      if (fresh_from < start) {
+        page.body += http::GzipCompress(
+            std::string_view(text).substr(fresh_from, start - fresh_from), kGzipLevel);
+      }
+      const size_t i = cached->second;
+      const size_t member_start = i == 0 ? 0 : entry->gzip_ends[i - 1];
+      page.body.append(entry->gzip, member_start, entry->gzip_ends[i] - member_start);
+      fresh_from = end;
+    }
+    start = end;
   }
-  tail += self_metrics;
-  if (accepts_gzip) {
-    entry = EntryFor(snapshot, context, true);
-    page.body.reserve(entry->gzip.size() + tail.size() / 4 + 64);
-    page.body += entry->gzip;
-    page.body += http::GzipCompress(tail, kGzipLevel);
-    page.gzipped = true;
-    return page;
-  }
-  page.body.reserve(entry->text.size() + tail.size());
-  page.body += entry->text;
-  page.body += tail;
+  page.body += http::GzipCompress(std::string_view(text).substr(fresh_from), kGzipLevel);
+  page.gzipped = true;
   return page;
 }
 

@@ -9,7 +9,8 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "podstat/metrics/exposition.h"
@@ -26,12 +27,14 @@ struct ExpositionPage {
 class ExpositionCache {
  public:
   // The page for `snapshot`: its families, `relayed` merged in (RelayMergingSink), then
-  // `self_metrics` (text exposition the caller rendered). With accepts_gzip, the body is gzip
-  // as two members, the cached snapshot part and the fresh tail (RFC 1952 §2.2: a gzip file is a
-  // series of members; Go's gzip.Reader, and with it Prometheus, reads them as one stream) --
-  // unless a relayed family shares a name with a family of the cached part: its series must
-  // then sit inside that family, so the whole page is rendered anew and left uncompressed for
-  // the HTTP server to gzip.
+  // `self_metrics` (text exposition the caller rendered). context.now may change from one call
+  // to the next; the kernel and compat fields are the process's and must not.
+  //
+  // With accepts_gzip the body is a series of gzip members (RFC 1952 §2.2; Go's gzip.Reader,
+  // and with it Prometheus, reads them as one stream): the cached part is one member per family,
+  // made once, then one fresh member for the tail. A relayed family named like one of the cached
+  // part's must sit inside it: the page text is then rendered anew and only the families that
+  // took relayed series are compressed again, next to the cached members of the others.
   ExpositionPage Render(const std::shared_ptr<const model::Snapshot>& snapshot,
                         const metrics::BuildContext& context,
                         const std::vector<remote_write::RelayFamily>& relayed,
@@ -39,9 +42,14 @@ class ExpositionCache {
 
  private:
   struct Entry {
-    std::string text;                       // the snapshot part
-    std::unordered_set<std::string> names;  // families on it
-    std::string gzip;                       // of text, made at the first gzip scrape
+    std::string text;  // the snapshot part
+    // Its families in page order: where each one's text ends (the next one starts there).
+    std::vector<std::pair<std::string, size_t>> families;
+    std::unordered_map<std::string, size_t> index;  // name -> position in families
+    // One gzip member per family, concatenated (made at the first gzip scrape); member i ends
+    // at gzip_ends[i].
+    std::string gzip;
+    std::vector<size_t> gzip_ends;
     bool gzip_ready = false;
   };
 

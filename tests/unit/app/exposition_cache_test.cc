@@ -65,8 +65,8 @@ TEST(ExpositionCache, SecondScrapeOfASnapshotReusesItsPartAndRefreshesTheRest) {
 }
 
 // Prometheus sends Accept-Encoding: gzip; Go's gzip.Reader reads concatenated members as one
-// stream (RFC 1952 §2.2), so the cached member and the fresh one make one valid body.
-TEST(ExpositionCache, GzipIsTheCachedMemberThenTheFreshOne) {
+// stream (RFC 1952 §2.2), so the cached members and the fresh one make one valid body.
+TEST(ExpositionCache, GzipIsTheCachedMembersThenAFreshOne) {
   const auto snapshot = std::make_shared<const model::Snapshot>(testing::EveryKindSnapshot());
   ExpositionCache cache;
   const auto relayed = RelayedAfterOurs();
@@ -78,19 +78,32 @@ TEST(ExpositionCache, GzipIsTheCachedMemberThenTheFreshOne) {
   }
 }
 
-// A relayed family named like one of the cached part's: its series go inside that family, so
-// the page is rendered whole (and left to the HTTP server to gzip).
-TEST(ExpositionCache, RelayedSeriesInsideACachedFamilyRenderTheWholePage) {
+// A relayed family named like one of the cached part's: its series go inside that family. The
+// text is rendered anew; with gzip, the other families' cached members are reused around fresh
+// ones.
+TEST(ExpositionCache, RelayedSeriesInsideACachedFamilyStayInsideIt) {
   const auto snapshot = std::make_shared<const model::Snapshot>(testing::EveryKindSnapshot());
   ExpositionCache cache;
   const auto relayed = testing::HostileRelayed();
   cache.Render(snapshot, At(1), {}, kSelf, true);  // cached
-  const ExpositionPage page = cache.Render(snapshot, At(2), relayed, kSelf, true);
-  EXPECT_FALSE(page.gzipped);
-  EXPECT_EQ(page.body, WholePage(*snapshot, At(2), relayed, kSelf));
-  EXPECT_NE(page.body.find("container_memory_usage_bytes{id=\"/\",relay=\"true\"} 12.5\n"
-                           "# HELP container_memory_working_set_bytes"),
+  const ExpositionPage plain = cache.Render(snapshot, At(2), relayed, kSelf, false);
+  EXPECT_FALSE(plain.gzipped);
+  EXPECT_EQ(plain.body, WholePage(*snapshot, At(2), relayed, kSelf));
+  EXPECT_NE(plain.body.find("container_memory_usage_bytes{id=\"/\",relay=\"true\"} 12.5\n"
+                            "# HELP container_memory_working_set_bytes"),
             std::string::npos);
+  const ExpositionPage zipped = cache.Render(snapshot, At(2), relayed, kSelf, true);
+  ASSERT_TRUE(zipped.gzipped);
+  EXPECT_EQ(testing::GunzipMembers(zipped.body), plain.body);
+  // The first and the last family of the page take relayed series too.
+  auto edges = relayed;
+  edges.push_back(
+      {"container_tcp_sockets", {{{{"__name__", "container_tcp_sockets"}, {"x", "1"}}, 1, 1}}});
+  edges.push_back({"podstat_collection_duration_seconds",
+                   {{{{"__name__", "podstat_collection_duration_seconds"}, {"x", "1"}}, 2, 1}}});
+  const ExpositionPage both = cache.Render(snapshot, At(3), edges, kSelf, true);
+  ASSERT_TRUE(both.gzipped);
+  EXPECT_EQ(testing::GunzipMembers(both.body), WholePage(*snapshot, At(3), edges, kSelf));
 }
 
 // The whole page for one fixed snapshot (as node_exporter's e2e-output.txt): any change to what
