@@ -67,10 +67,13 @@ std::shared_ptr<ExpositionCache::Entry> ExpositionCache::EntryFor(
   if (need_gzip && !entry_->gzip_ready) {
     Entry& entry = *entry_;
     size_t start = 0;
-    for (const auto& [name, end] : entry.families) {
+    for (size_t i = 0; i < entry.families.size(); ++i) {
+      const size_t end = entry.families[i].second;
+      if (end - start < gzip_member_bytes_ && i + 1 < entry.families.size()) continue;
       entry.gzip +=
           http::GzipCompress(std::string_view(entry.text).substr(start, end - start), kGzipLevel);
-      entry.gzip_ends.push_back(entry.gzip.size());
+      entry.member_last_family.push_back(i);
+      entry.member_ends.push_back(entry.gzip.size());
       start = end;
     }
     entry.gzip_ready = true;
@@ -128,25 +131,35 @@ ExpositionPage ExpositionCache::Render(const std::shared_ptr<const model::Snapsh
     return page;
   }
   // A family that took no relayed series is byte for byte the cached one (same snapshot, same
-  // builder): its cached member is reused. Runs of the others are compressed afresh.
+  // builder), and the cached families open the fresh page in the same order (relayed families of
+  // other names come after them all): a member whose families took nothing is reused, the text
+  // of the others is compressed afresh.
   std::unordered_set<std::string_view> took;
   for (const remote_write::RelayFamily& family : relayed) took.insert(family.name);
+  bool aligned = families.size() >= entry->families.size();
+  for (size_t i = 0; aligned && i < entry->families.size(); ++i) {
+    aligned = families[i].first == entry->families[i].first;
+  }
   page.body.reserve(entry->gzip.size() + (64 << 10));
   size_t fresh_from = 0;  // start of the text not yet in the body
-  size_t start = 0;
-  for (const auto& [name, end] : families) {
-    const auto cached = entry->index.find(name);
-    if (cached != entry->index.end() && !took.contains(name)) {
+  size_t first_family = 0;
+  for (size_t m = 0; aligned && m < entry->member_ends.size(); ++m) {
+    const size_t last_family = entry->member_last_family[m];
+    bool reusable = true;
+    for (size_t i = first_family; i <= last_family; ++i) {
+      if (took.contains(entry->families[i].first)) reusable = false;
+    }
+    const size_t start = first_family == 0 ? 0 : families[first_family - 1].second;
+    if (reusable) {
       if (fresh_from < start) {
         page.body += http::GzipCompress(
             std::string_view(text).substr(fresh_from, start - fresh_from), kGzipLevel);
       }
-      const size_t i = cached->second;
-      const size_t member_start = i == 0 ? 0 : entry->gzip_ends[i - 1];
-      page.body.append(entry->gzip, member_start, entry->gzip_ends[i] - member_start);
-      fresh_from = end;
+      const size_t member_start = m == 0 ? 0 : entry->member_ends[m - 1];
+      page.body.append(entry->gzip, member_start, entry->member_ends[m] - member_start);
+      fresh_from = families[last_family].second;
     }
-    start = end;
+    first_family = last_family + 1;
   }
   page.body += http::GzipCompress(std::string_view(text).substr(fresh_from), kGzipLevel);
   page.gzipped = true;

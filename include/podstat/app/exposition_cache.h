@@ -26,15 +26,22 @@ struct ExpositionPage {
 
 class ExpositionCache {
  public:
+  // A cached gzip member holds whole families, at least this much text: each member costs a
+  // header, a trailer and a fresh dictionary, which for a small page's many small families would
+  // undo much of the compression; at 300 containers a family is ~100 KB and gets one of its own.
+  static constexpr size_t kDefaultGzipMemberBytes = 64 << 10;
+  explicit ExpositionCache(size_t gzip_member_bytes = kDefaultGzipMemberBytes)
+      : gzip_member_bytes_(gzip_member_bytes) {}
+
   // The page for `snapshot`: its families, `relayed` merged in (RelayMergingSink), then
   // `self_metrics` (text exposition the caller rendered). context.now may change from one call
   // to the next; the kernel and compat fields are the process's and must not.
   //
   // With accepts_gzip the body is a series of gzip members (RFC 1952 §2.2; Go's gzip.Reader,
-  // and with it Prometheus, reads them as one stream): the cached part is one member per family,
-  // made once, then one fresh member for the tail. A relayed family named like one of the cached
-  // part's must sit inside it: the page text is then rendered anew and only the families that
-  // took relayed series are compressed again, next to the cached members of the others.
+  // and with it Prometheus, reads them as one stream): the cached part as members of whole
+  // families, made once, then one fresh member for the tail. A relayed family named like one of
+  // the cached part's must sit inside it: the page text is then rendered anew and only the
+  // members holding a family that took relayed series are compressed again.
   ExpositionPage Render(const std::shared_ptr<const model::Snapshot>& snapshot,
                         const metrics::BuildContext& context,
                         const std::vector<remote_write::RelayFamily>& relayed,
@@ -46,10 +53,11 @@ class ExpositionCache {
     // Its families in page order: where each one's text ends (the next one starts there).
     std::vector<std::pair<std::string, size_t>> families;
     std::unordered_map<std::string, size_t> index;  // name -> position in families
-    // One gzip member per family, concatenated (made at the first gzip scrape); member i ends
-    // at gzip_ends[i].
+    // gzip members of whole families, concatenated (made at the first gzip scrape). Member i
+    // holds the families up to member_last_family[i] and ends at member_ends[i] in gzip.
     std::string gzip;
-    std::vector<size_t> gzip_ends;
+    std::vector<size_t> member_last_family;
+    std::vector<size_t> member_ends;
     bool gzip_ready = false;
   };
 
@@ -57,6 +65,7 @@ class ExpositionCache {
   std::shared_ptr<Entry> EntryFor(const std::shared_ptr<const model::Snapshot>& snapshot,
                                   const metrics::BuildContext& context, bool need_gzip);
 
+  const size_t gzip_member_bytes_;
   std::mutex mutex_;
   // weak: the cache must not keep an old snapshot alive, and holding its control block means
   // another snapshot can never be mistaken for it.

@@ -68,7 +68,7 @@ TEST(ExpositionCache, SecondScrapeOfASnapshotReusesItsPartAndRefreshesTheRest) {
 // stream (RFC 1952 §2.2), so the cached members and the fresh one make one valid body.
 TEST(ExpositionCache, GzipIsTheCachedMembersThenAFreshOne) {
   const auto snapshot = std::make_shared<const model::Snapshot>(testing::EveryKindSnapshot());
-  ExpositionCache cache;
+  ExpositionCache cache(1);  // a member per family
   const auto relayed = RelayedAfterOurs();
   for (double age : {1.0, 2.0}) {
     const ExpositionPage page = cache.Render(snapshot, At(age), relayed, kSelf, true);
@@ -81,9 +81,9 @@ TEST(ExpositionCache, GzipIsTheCachedMembersThenAFreshOne) {
 // A relayed family named like one of the cached part's: its series go inside that family. The
 // text is rendered anew; with gzip, the other families' cached members are reused around fresh
 // ones.
-TEST(ExpositionCache, RelayedSeriesInsideACachedFamilyStayInsideIt) {
+void RelayedSeriesStayInside(size_t member_bytes) {
   const auto snapshot = std::make_shared<const model::Snapshot>(testing::EveryKindSnapshot());
-  ExpositionCache cache;
+  ExpositionCache cache(member_bytes);
   const auto relayed = testing::HostileRelayed();
   cache.Render(snapshot, At(1), {}, kSelf, true);  // cached
   const ExpositionPage plain = cache.Render(snapshot, At(2), relayed, kSelf, false);
@@ -104,6 +104,14 @@ TEST(ExpositionCache, RelayedSeriesInsideACachedFamilyStayInsideIt) {
   const ExpositionPage both = cache.Render(snapshot, At(3), edges, kSelf, true);
   ASSERT_TRUE(both.gzipped);
   EXPECT_EQ(testing::GunzipMembers(both.body), WholePage(*snapshot, At(3), edges, kSelf));
+}
+
+TEST(ExpositionCache, RelayedSeriesInsideACachedFamilyStayInsideIt) {
+  // Members of one family each (the test page is small), as at 300 containers, and the default.
+  for (const size_t member_bytes : {size_t{1}, ExpositionCache::kDefaultGzipMemberBytes}) {
+    SCOPED_TRACE(member_bytes);
+    RelayedSeriesStayInside(member_bytes);
+  }
 }
 
 // The whole page for one fixed snapshot (as node_exporter's e2e-output.txt): any change to what
