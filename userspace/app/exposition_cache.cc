@@ -46,7 +46,7 @@ constexpr int kGzipLevel = 1;
 
 }  // namespace
 
-std::shared_ptr<ExpositionCache::Entry> ExpositionCache::EntryFor(
+ExpositionCache::Cached ExpositionCache::EntryFor(
     const std::shared_ptr<const model::Snapshot>& snapshot, const metrics::BuildContext& context,
     bool need_gzip) {
   // Rendering happens under the lock: a second scrape of a new snapshot waits for the first's
@@ -56,42 +56,46 @@ std::shared_ptr<ExpositionCache::Entry> ExpositionCache::EntryFor(
       entry_ && !snapshot_.owner_before(snapshot) && !snapshot.owner_before(snapshot_);
   if (!same) {
     auto entry = std::make_shared<Entry>();
-    entry->text.reserve(metrics::EstimateTextBytes(*snapshot));
-    metrics::TextSink text(entry->text);
-    FamilyEnds ends(text, entry->text, entry->families);
+    std::string text;
+    text.reserve(metrics::EstimateTextBytes(*snapshot));
+    metrics::TextSink sink(text);
+    FamilyEnds ends(sink, text, entry->families);
     metrics::WriteSnapshotFamilies(*snapshot, context, ends);
+    entry->text = std::make_shared<const std::string>(std::move(text));
     for (size_t i = 0; i < entry->families.size(); ++i) entry->index[entry->families[i].first] = i;
     entry_ = std::move(entry);
     snapshot_ = snapshot;
   }
   if (need_gzip && !entry_->gzip_ready) {
     Entry& entry = *entry_;
+    const std::string_view text = *entry.text;
     size_t start = 0;
     for (size_t i = 0; i < entry.families.size(); ++i) {
       const size_t end = entry.families[i].second;
       if (end - start < gzip_member_bytes_ && i + 1 < entry.families.size()) continue;
-      entry.gzip +=
-          http::GzipCompress(std::string_view(entry.text).substr(start, end - start), kGzipLevel);
+      entry.gzip += http::GzipCompress(text.substr(start, end - start), kGzipLevel);
       entry.member_last_family.push_back(i);
       entry.member_ends.push_back(entry.gzip.size());
       start = end;
     }
     entry.gzip_ready = true;
+    entry.text.reset();
   }
-  return entry_;
+  return {entry_, entry_->text};
 }
 
 ExpositionPage ExpositionCache::Render(const std::shared_ptr<const model::Snapshot>& snapshot,
                                        const metrics::BuildContext& context,
                                        const std::vector<remote_write::RelayFamily>& relayed,
                                        std::string_view self_metrics, bool accepts_gzip) {
-  std::shared_ptr<const Entry> entry = EntryFor(snapshot, context, accepts_gzip);
+  const Cached cached = EntryFor(snapshot, context, accepts_gzip);
+  const Entry* entry = cached.entry.get();
   bool interleaved = false;
   for (const remote_write::RelayFamily& family : relayed) {
     if (entry->index.contains(family.name)) interleaved = true;
   }
   ExpositionPage page;
-  if (!interleaved) {
+  if (!interleaved && (accepts_gzip || cached.text)) {
     // No relayed series belongs inside a cached family: they all follow it.
     std::string tail;
     {
@@ -107,16 +111,16 @@ ExpositionPage ExpositionCache::Render(const std::shared_ptr<const model::Snapsh
       page.body += http::GzipCompress(tail, kGzipLevel);
       page.gzipped = true;
     } else {
-      page.body.reserve(entry->text.size() + tail.size());
-      page.body += entry->text;
+      page.body.reserve(cached.text->size() + tail.size());
+      page.body += *cached.text;
       page.body += tail;
     }
     return page;
   }
 
-  // The text anew, relayed series inside our families.
+  // The text anew: relayed series inside our families, or a plain scrape after the text was let go.
   std::string text;
-  text.reserve(entry->text.size() + self_metrics.size() + (64 << 10));
+  text.reserve(metrics::EstimateTextBytes(*snapshot) + self_metrics.size());
   std::vector<std::pair<std::string, size_t>> families;
   {
     metrics::TextSink sink(text);

@@ -76,6 +76,9 @@ TEST(ExpositionCache, GzipIsTheCachedMembersThenAFreshOne) {
     EXPECT_EQ(testing::GunzipMembers(page.body), WholePage(*snapshot, At(age), relayed, kSelf));
     EXPECT_THROW(testing::Gunzip(page.body), std::runtime_error) << "expected two members";
   }
+  // A plain scrape after the gzip was made (the cache then holds no text) is the same page.
+  EXPECT_EQ(cache.Render(snapshot, At(3), relayed, kSelf, false).body,
+            WholePage(*snapshot, At(3), relayed, kSelf));
 }
 
 // A relayed family named like one of the cached part's: its series go inside that family. The

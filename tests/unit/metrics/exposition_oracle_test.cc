@@ -98,7 +98,9 @@ void ExpectPromtoolAccepts(const std::string& text, bool cadvisor_names = false)
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
     GTEST_SKIP() << "SKIPPED LOUDLY: no promtool on PATH (make test-deps installs it)";
   }
-  const std::string path = ::testing::TempDir() + "/exposition_oracle.txt";
+  // One file per test: ctest runs the tests of this suite in parallel.
+  const std::string path = ::testing::TempDir() + "/exposition_oracle_" +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".txt";
   std::FILE* file = std::fopen(path.c_str(), "w");
   ASSERT_TRUE(file);
   std::fwrite(text.data(), 1, text.size(), file);
