@@ -10,7 +10,8 @@ ARGS        ?=
 CTEST_ARGS  ?=
 
 .PHONY: all deps test-deps matrix-deps build compile run test unit-test privileged-test e2e-test check \
-        format clean fuzz bench bench-remote-write matrix matrix-ci sanitize test-sanitize
+        format clean fuzz bench bench-remote-write bench-exposition matrix matrix-ci sanitize \
+        test-sanitize
 
 all: build
 
@@ -107,6 +108,14 @@ bench: deps
 	cmake --build $(SCALE_BENCH_BUILD_DIR) -j $(JOBS) --target podstat podstat_scale_bench
 	$(SCALE_BENCH_BUILD_DIR)/bench/podstat_scale_bench --containers=$(N) \
 	  --idle-seconds=$(BENCH_IDLE_SECONDS) $(BENCH_ARGS)
+
+# /metrics CPU per scrape and bytes, old (prometheus-cpp) against the streaming writer and its
+# per-snapshot cache, at BENCH_CONTAINERS synthetic containers.
+BENCH_CONTAINERS ?= 300 1000
+bench-exposition: deps
+	cmake -S . -B $(BENCH_BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DPODSTAT_BPF=OFF
+	cmake --build $(BENCH_BUILD_DIR) -j $(JOBS) --target podstat_bench_exposition
+	$(BENCH_BUILD_DIR)/bench/podstat_bench_exposition $(BENCH_CONTAINERS)
 
 # libFuzzer (clang, ASan + UBSan) on the remote_write decoders, FUZZ_SECONDS per target, from a
 # seed corpus the encoder writes. Findings (crash-*, leak-*, oom-*, timeout-*) land in

@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev   # CO-RE BPF objects and skeletons
-  prometheus-cpp-dev nlohmann-json3-dev                  # exposition types, JSON
+  prometheus-cpp-dev nlohmann-json3-dev                  # the old exposition (test oracle, bench), JSON
   libboost-dev                                           # Beast + Asio: the HTTP listeners
   libgtest-dev googletest                                # unit and privileged tests
   libcurl4-openssl-dev                                   # the remote_write sender's HTTP(S) client

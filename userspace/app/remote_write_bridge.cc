@@ -1,97 +1,104 @@
 #include "podstat/app/remote_write_bridge.h"
 
 #include <algorithm>
-#include <set>
-#include <string>
-#include <unordered_map>
-#include <utility>
 
 namespace podstat::app {
-namespace {
 
-// Non-empty labels, sorted: how Prometheus identifies a series.
-std::vector<std::pair<std::string, std::string>> SortedLabels(
-    const prometheus::ClientMetric& metric) {
-  std::vector<std::pair<std::string, std::string>> labels;
-  for (const auto& label : metric.label) {
-    if (!label.value.empty()) labels.emplace_back(label.name, label.value);
-  }
-  std::sort(labels.begin(), labels.end());
-  return labels;
+void TimeSeriesSink::BeginFamily(std::string_view name, metrics::FamilyType, std::string_view,
+                                 bool) {
+  name_.assign(name);
 }
 
-}  // namespace
+void TimeSeriesSink::Series(const metrics::Identity* identity,
+                            std::span<const metrics::Label> labels, double value) {
+  remote_write::TimeSeries& one = out_.emplace_back();
+  one.labels.reserve(1 + (identity ? identity->labels.size() : 0) + labels.size());
+  one.labels.push_back({"__name__", name_});
+  auto add = [&one](const metrics::Label& label) {
+    if (!label.value.empty())
+      one.labels.push_back({std::string(label.name), std::string(label.value)});
+  };
+  if (identity) std::for_each(identity->labels.begin(), identity->labels.end(), add);
+  std::for_each(labels.begin(), labels.end(), add);
+  one.samples.push_back({value, timestamp_ms_});
+}
 
-std::vector<remote_write::TimeSeries> FamiliesToSeries(
-    const std::vector<prometheus::MetricFamily>& families, int64_t timestamp_ms) {
+std::vector<remote_write::TimeSeries> SnapshotToSeries(const model::Snapshot& snapshot,
+                                                       const metrics::BuildContext& context,
+                                                       int64_t timestamp_ms) {
   std::vector<remote_write::TimeSeries> series;
-  for (const prometheus::MetricFamily& family : families) {
-    for (const prometheus::ClientMetric& metric : family.metric) {
-      double value;
-      switch (family.type) {
-        case prometheus::MetricType::Counter:
-          value = metric.counter.value;
-          break;
-        case prometheus::MetricType::Gauge:
-          value = metric.gauge.value;
-          break;
-        case prometheus::MetricType::Untyped:
-          value = metric.untyped.value;
-          break;
-        default:
-          continue;  // podstat exports no summaries or histograms
-      }
-      remote_write::TimeSeries& one = series.emplace_back();
-      one.labels.reserve(metric.label.size() + 1);
-      one.labels.push_back({"__name__", family.name});
-      for (const auto& label : metric.label) {
-        // An empty value is an absent label to Prometheus; remote_write forbids sending it.
-        if (!label.value.empty()) one.labels.push_back({label.name, label.value});
-      }
-      one.samples.push_back({value, timestamp_ms});
-    }
-  }
+  TimeSeriesSink sink(series, timestamp_ms);
+  metrics::WriteFamilies(snapshot, context, sink);
   return series;
 }
 
-void MergeRelayed(std::vector<prometheus::MetricFamily>& families,
-                  const std::vector<remote_write::RelayFamily>& relayed) {
-  std::unordered_map<std::string, size_t> index;
-  for (size_t i = 0; i < families.size(); ++i) index.emplace(families[i].name, i);
-  for (const remote_write::RelayFamily& family : relayed) {
-    auto it = index.find(family.name);
-    if (it == index.end()) {
-      prometheus::MetricFamily added;
-      added.name = family.name;
-      added.help = "Relayed from a remote_write sender (podstat --receiver.enable).";
-      added.type = prometheus::MetricType::Untyped;
-      families.push_back(std::move(added));
-      it = index.emplace(family.name, families.size() - 1).first;
-    }
-    prometheus::MetricFamily& into = families[it->second];
-    // A relayed series with exactly the labels of one of ours would be a duplicate sample on
-    // the page, which Prometheus rejects for the whole scrape: ours wins.
-    std::set<std::vector<std::pair<std::string, std::string>>> present;
-    for (const prometheus::ClientMetric& metric : into.metric) present.insert(SortedLabels(metric));
-    for (const remote_write::RelaySeries& series : family.series) {
-      prometheus::ClientMetric metric;
-      for (const auto& label : series.labels) {
-        if (label.name != "__name__") metric.label.push_back({label.name, label.value});
+RelayMergingSink::RelayMergingSink(metrics::SeriesSink& inner,
+                                   const std::vector<remote_write::RelayFamily>& relayed)
+    : inner_(inner), relayed_(relayed) {
+  for (const remote_write::RelayFamily& family : relayed_) by_name_[family.name].push_back(&family);
+}
+
+void RelayMergingSink::BeginFamily(std::string_view name, metrics::FamilyType type,
+                                   std::string_view help, bool keep_when_empty) {
+  inner_.BeginFamily(name, type, help, keep_when_empty);
+  const auto it = by_name_.find(name);
+  collecting_ = it != by_name_.end() && !taken_.contains(it->first);
+  current_ = collecting_ ? it->first : std::string_view();
+  keep_when_empty_ = keep_when_empty;
+  series_ = 0;
+  present_.clear();
+}
+
+void RelayMergingSink::Series(const metrics::Identity* identity,
+                              std::span<const metrics::Label> labels, double value) {
+  inner_.Series(identity, labels, value);
+  ++series_;
+  if (!collecting_) return;
+  LabelSet set;
+  auto add = [&set](const metrics::Label& label) {
+    if (!label.value.empty()) set.emplace_back(label.name, label.value);
+  };
+  if (identity) std::for_each(identity->labels.begin(), identity->labels.end(), add);
+  std::for_each(labels.begin(), labels.end(), add);
+  std::sort(set.begin(), set.end());
+  present_.insert(std::move(set));
+}
+
+void RelayMergingSink::EndFamily() {
+  // A family of ours that leaves no trace on the page (empty) takes nothing: its relayed
+  // namesake gets a family of its own at the end, as if ours did not exist.
+  if (collecting_ && (series_ > 0 || keep_when_empty_)) AppendRelayed(current_);
+  collecting_ = false;
+  inner_.EndFamily();
+}
+
+void RelayMergingSink::AppendRelayed(std::string_view name) {
+  taken_.insert(name);
+  std::vector<metrics::Label> labels;
+  for (const remote_write::RelayFamily* family : by_name_.at(name)) {
+    for (const remote_write::RelaySeries& series : family->series) {
+      labels.clear();
+      LabelSet set;
+      for (const remote_write::Label& label : series.labels) {
+        if (label.name == "__name__") continue;
+        labels.push_back({label.name, label.value});
+        if (!label.value.empty()) set.emplace_back(label.name, label.value);
       }
-      if (!present.insert(SortedLabels(metric)).second) continue;
-      switch (into.type) {
-        case prometheus::MetricType::Counter:
-          metric.counter.value = series.value;
-          break;
-        case prometheus::MetricType::Gauge:
-          metric.gauge.value = series.value;
-          break;
-        default:
-          metric.untyped.value = series.value;
-          break;
-      }
-      into.metric.push_back(std::move(metric));
+      std::sort(set.begin(), set.end());
+      if (!present_.insert(std::move(set)).second) continue;
+      inner_.Series(nullptr, labels, series.value);
     }
+  }
+}
+
+void RelayMergingSink::Finish() {
+  for (const remote_write::RelayFamily& family : relayed_) {
+    if (taken_.contains(family.name)) continue;
+    inner_.BeginFamily(family.name, metrics::FamilyType::kUntyped, kRelayedHelp,
+                       /*keep_when_empty=*/true);
+    present_.clear();
+    AppendRelayed(by_name_.find(family.name)->first);
+    inner_.EndFamily();
   }
 }
 

@@ -5,55 +5,72 @@
 namespace podstat::app {
 namespace {
 
-prometheus::MetricFamily Gauge(const std::string& name,
-                               std::vector<prometheus::ClientMetric::Label> labels, double value) {
-  prometheus::MetricFamily family;
-  family.name = name;
-  family.type = prometheus::MetricType::Gauge;
-  prometheus::ClientMetric metric;
-  metric.label = std::move(labels);
-  metric.gauge.value = value;
-  family.metric.push_back(metric);
-  return family;
+model::Snapshot OneCgroup() {
+  model::Snapshot snapshot;
+  model::CgroupStats cgroup;
+  cgroup.path = "/a";
+  cgroup.labels.container = "web";
+  cgroup.memory = model::CgroupMemory{100, 60, 50, 40, 40, std::nullopt, 0};
+  snapshot.cgroups = {cgroup};
+  snapshot.self.socket_drift = 7;
+  return snapshot;
 }
 
-TEST(RemoteWriteBridge, FamiliesBecomeSeriesWithNameFirstAndNoEmptyLabels) {
-  prometheus::MetricFamily counter;
-  counter.name = "podstat_socket_drift_total";
-  counter.type = prometheus::MetricType::Counter;
-  counter.metric.emplace_back();
-  counter.metric.back().counter.value = 7;
-  const auto series = FamiliesToSeries(
-      {Gauge("container_udp_sockets", {{"pod", ""}, {"id", "/a"}}, 3), counter}, 1234);
-  ASSERT_EQ(series.size(), 2u);
-  EXPECT_EQ(series[0].labels, (std::vector<remote_write::Label>{
-                                  {"__name__", "container_udp_sockets"}, {"id", "/a"}}));
-  EXPECT_EQ(series[0].samples.at(0).value, 3);
-  EXPECT_EQ(series[0].samples.at(0).timestamp_ms, 1234);
-  EXPECT_EQ(series[1].samples.at(0).value, 7);
+const remote_write::TimeSeries* Named(const std::vector<remote_write::TimeSeries>& series,
+                                      const std::string& name) {
+  for (const auto& one : series) {
+    if (one.labels.at(0).value == name) return &one;
+  }
+  return nullptr;
+}
+
+TEST(RemoteWriteBridge, SeriesHaveTheirNameFirstAndNoEmptyLabels) {
+  const auto series = SnapshotToSeries(OneCgroup(), metrics::BuildContext{}, 1234);
+  const auto* usage = Named(series, "container_memory_usage_bytes");
+  ASSERT_TRUE(usage);
+  // namespace, pod, container_id and image are empty: absent, as remote_write requires.
+  EXPECT_EQ(usage->labels,
+            (std::vector<remote_write::Label>{
+                {"__name__", "container_memory_usage_bytes"}, {"container", "web"}, {"id", "/a"}}));
+  EXPECT_EQ(usage->samples.at(0).value, 100);
+  EXPECT_EQ(usage->samples.at(0).timestamp_ms, 1234);
+  const auto* drift = Named(series, "podstat_socket_drift_total");
+  ASSERT_TRUE(drift);
+  EXPECT_EQ(drift->labels.size(), 1u);
+  EXPECT_EQ(drift->samples.at(0).value, 7);
+  // The families that are only HELP and TYPE on the page (no TCP data here) send nothing.
+  EXPECT_FALSE(Named(series, "container_tcp_sockets"));
 }
 
 TEST(RemoteWriteBridge, RelayedSeriesJoinOurFamilyByNameOrAnUntypedOne) {
-  std::vector<prometheus::MetricFamily> families = {
-      Gauge("container_memory_usage_bytes", {{"id", "/a"}}, 100)};
   std::vector<remote_write::RelayFamily> relayed(2);
   relayed[0].name = "container_memory_usage_bytes";
   relayed[0].series = {
-      {{{"__name__", "container_memory_usage_bytes"}, {"id", "/a"}}, 999, 1},  // same as ours
+      // The same labels as ours once empty values are dropped: a duplicate, left out.
+      {{{"__name__", "container_memory_usage_bytes"}, {"container", "web"}, {"id", "/a"}}, 999, 1},
       {{{"__name__", "container_memory_usage_bytes"}, {"id", "/a"}, {"relay", "x"}}, 5, 1}};
   relayed[1].name = "container_fs_usage_bytes";
   relayed[1].series = {{{{"__name__", "container_fs_usage_bytes"}, {"device", "sda"}}, 42, 1}};
-  MergeRelayed(families, relayed);
-  ASSERT_EQ(families.size(), 2u);
-  // Ours is kept, the identical relayed one dropped (a duplicate would fail the whole scrape),
-  // the one with an extra label added as a gauge like ours.
-  ASSERT_EQ(families[0].metric.size(), 2u);
-  EXPECT_EQ(families[0].metric[0].gauge.value, 100);
-  EXPECT_EQ(families[0].metric[1].gauge.value, 5);
-  EXPECT_EQ(families[0].metric[1].label.size(), 2u);
-  EXPECT_EQ(families[1].name, "container_fs_usage_bytes");
-  EXPECT_EQ(families[1].type, prometheus::MetricType::Untyped);
-  EXPECT_EQ(families[1].metric.at(0).untyped.value, 42);
+  std::string text;
+  metrics::TextSink sink(text);
+  RelayMergingSink merged(sink, relayed);
+  metrics::WriteFamilies(OneCgroup(), metrics::BuildContext{}, merged);
+  merged.Finish();
+  // Ours kept, the identical relayed one dropped (a duplicate would fail the whole scrape), the
+  // one with an extra label right after ours in our (gauge) family.
+  EXPECT_NE(text.find("container_memory_usage_bytes{namespace=\"\",pod=\"\",container=\"web\","
+                      "container_id=\"\",image=\"\",id=\"/a\"} 100\n"
+                      "container_memory_usage_bytes{id=\"/a\",relay=\"x\"} 5\n"
+                      "# HELP container_memory_working_set_bytes"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("999"), std::string::npos);
+  EXPECT_TRUE(
+      text.ends_with("# HELP container_fs_usage_bytes Relayed from a remote_write sender "
+                     "(podstat --receiver.enable).\n"
+                     "# TYPE container_fs_usage_bytes untyped\n"
+                     "container_fs_usage_bytes{device=\"sda\"} 42\n"))
+      << text;
 }
 
 }  // namespace

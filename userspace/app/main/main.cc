@@ -17,16 +17,18 @@
 
 #include "podstat/app/collector.h"
 #include "podstat/app/config.h"
+#include "podstat/app/exposition_cache.h"
 #include "podstat/app/remote_write_bridge.h"
 #include "podstat/app/sampler.h"
 #include "podstat/app/status_page.h"
 #include "podstat/cgroup/namespace.h"
 #include "podstat/cgroup/resolver.h"
 #include "podstat/cgroupfs/stats.h"
+#include "podstat/http/gzip.h"
 #include "podstat/http/server.h"
 #include "podstat/metadata/cache.h"
 #include "podstat/metadata/provider.h"
-#include "podstat/metrics/families.h"
+#include "podstat/metrics/exposition.h"
 #include "podstat/netlink/sock_diag.h"
 #include "podstat/privilege/capabilities.h"
 #include "podstat/remote_write/receiver.h"
@@ -462,6 +464,7 @@ int Run(const Config& config) {
 
   // Servers are declared before the routes' captures are used and destroyed before them (in
   // reverse order), so no handler runs on a destroyed sampler or relay.
+  ExpositionCache exposition;
   std::unique_ptr<http::Server> server;
   std::unique_ptr<http::Server> receiver_server;
   // What /metrics reads for podstat_http_*: set once a server is up, cleared before it goes.
@@ -471,7 +474,7 @@ int Run(const Config& config) {
   routes.push_back(
       {config.telemetry_path,
        "GET",
-       [&](const http::Request&) {
+       [&](const http::Request& request) {
          // Waits for fresh data at most a few seconds; a stuck collection must not
          // hang Prometheus, which then gets the last good snapshot.
          const auto snapshot = sampler.Fresh(config.sample_max_age, std::chrono::seconds(5));
@@ -480,17 +483,23 @@ int Run(const Config& config) {
          }
          const metrics::BuildContext context{kernel, std::chrono::system_clock::now(),
                                              config.compat_cadvisor};
-         auto families = metrics::BuildFamilies(*snapshot, context);
-         std::string extra;
+         std::vector<remote_write::RelayFamily> relayed;
+         std::string self_metrics;
          if (relay) {
-           const auto now = remote_write::Clock::now();
-           MergeRelayed(families, relay->Collect(now));
-           extra += relay->RenderSelfMetrics();
+           relayed = relay->Collect(remote_write::Clock::now());
+           self_metrics += relay->RenderSelfMetrics();
          }
-         if (sender) extra += sender->RenderMetrics();
-         extra += http::RenderServerMetrics({web_stats.load(), receiver_stats.load()});
-         return http::Response{
-             200, metrics::kExpositionContentType, metrics::Serialize(families) + extra, {}};
+         if (sender) self_metrics += sender->RenderMetrics();
+         self_metrics += http::RenderServerMetrics({web_stats.load(), receiver_stats.load()});
+         const auto accept = request.headers.find("accept-encoding");
+         ExpositionPage page =
+             exposition.Render(snapshot, context, relayed, self_metrics,
+                               accept != request.headers.end() && http::AcceptsGzip(accept->second));
+         http::Response response{200, metrics::kExpositionContentType, std::move(page.body), {}};
+         if (page.gzipped) {
+           response.headers = {{"Content-Encoding", "gzip"}, {"Vary", "Accept-Encoding"}};
+         }
+         return response;
        },
        {}});
   std::vector<http::Route> write_routes;
@@ -626,7 +635,7 @@ int Run(const Config& config) {
                                            snapshot->taken_at.time_since_epoch())
                                            .count();
           sender->EnqueueRound(
-              FamiliesToSeries(metrics::BuildFamilies(*snapshot, context), timestamp_ms),
+              SnapshotToSeries(*snapshot, context, timestamp_ms),
               timestamp_ms);
         }
         lock.lock();

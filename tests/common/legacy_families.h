@@ -1,21 +1,41 @@
-#include "podstat/metrics/families.h"
+// The exposition as podstat built it before the streaming writer (metrics/exposition.h), kept
+// verbatim as the oracle the writer is checked against (exposition_oracle_test.cc) and as the
+// "old" side of bench/exposition_bench.cc: a prometheus-cpp MetricFamily per series, serialised
+// by prometheus::TextSerializer, relayed series merged by MergeRelayed. Frozen: when the page
+// changes on purpose (new series, dropped series), the oracle test is retired and the golden
+// file (tests/fixtures/exposition/golden.txt) guards the page alone.
+#pragma once
 
+#include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
+#include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "podstat/metrics/catalogue.h"
+#include "podstat/metrics/exposition.h"
+#include "podstat/model/snapshot.h"
+#include "podstat/remote_write/relay_store.h"
 #include "podstat/util/build_info.h"
 #include "podstat/util/strings.h"
 
-namespace podstat::metrics {
-namespace {
+namespace podstat::testing::legacy {
 
-prometheus::MetricFamily Family(const MetricSpec& spec) {
+using metrics::BuildContext;
+using namespace podstat::metrics;  // the catalogue's specs
+
+namespace detail {
+
+inline prometheus::MetricFamily Family(const MetricSpec& spec) {
   prometheus::MetricFamily family;
   family.name = std::string(spec.name);
   family.help = std::string(spec.help);
@@ -24,8 +44,8 @@ prometheus::MetricFamily Family(const MetricSpec& spec) {
   return family;
 }
 
-void Add(prometheus::MetricFamily& family, std::vector<prometheus::ClientMetric::Label> labels,
-         double value) {
+inline void Add(prometheus::MetricFamily& family,
+                std::vector<prometheus::ClientMetric::Label> labels, double value) {
   prometheus::ClientMetric metric;
   metric.label = std::move(labels);
   if (family.type == prometheus::MetricType::Counter) {
@@ -41,7 +61,7 @@ using Labels = std::vector<prometheus::ClientMetric::Label>;
 // cAdvisor's container-level labels: name (the runtime's container name), image, id, and for
 // Kubernetes the container_label_io_kubernetes_* names. podstat's own label set is a superset of
 // what dashboards select on (namespace, pod, container, image, id), so the same labels are kept.
-Labels Who(const model::CgroupStats& cgroup) {
+inline Labels Who(const model::CgroupStats& cgroup) {
   const model::ContainerLabels& labels = cgroup.labels;
   return {{"namespace", labels.namespace_}, {"pod", labels.pod},
           {"container", labels.container},  {"container_id", labels.container_id},
@@ -53,8 +73,8 @@ constexpr std::array<std::string_view, 11> kCadvisorTcpStates = {
     "established", "synsent",   "synrecv", "finwait1", "finwait2", "timewait",
     "close",       "closewait", "lastack", "listen",   "closing"};
 
-void AddCadvisorCompat(const model::Snapshot& snapshot,
-                       std::vector<prometheus::MetricFamily>& families) {
+inline void AddCadvisorCompat(const model::Snapshot& snapshot,
+                              std::vector<prometheus::MetricFamily>& families) {
   prometheus::MetricFamily tcp = Family(kCadvisorTcp);
   prometheus::MetricFamily tcp6 = Family(kCadvisorTcp6);
   prometheus::MetricFamily udp = Family(kCadvisorUdp);
@@ -95,10 +115,11 @@ void AddCadvisorCompat(const model::Snapshot& snapshot,
   }
 }
 
-}  // namespace
+}  // namespace detail
+using namespace detail;
 
-std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot& snapshot,
-                                                    const BuildContext& context) {
+inline std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot& snapshot,
+                                                           const BuildContext& context) {
   std::vector<prometheus::MetricFamily> families;
 
   const auto who = Who;
@@ -384,15 +405,15 @@ std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot& snaps
   return families;
 }
 
-namespace {
+namespace detail {
 
-bool HelpNeedsEscape(const std::string& help) {
+inline bool HelpNeedsEscape(const std::string& help) {
   return help.find_first_of("\\\n") != std::string::npos || EscapeInvalidUtf8(help) != help;
 }
 
 // The text format's HELP escapes, '\\' and newline (label values also escape '"'), on text made
 // valid UTF-8 first.
-std::string EscapeHelp(std::string_view help) {
+inline std::string EscapeHelp(std::string_view help) {
   std::string out;
   for (char c : EscapeInvalidUtf8(help)) {
     if (c == '\\') {
@@ -406,9 +427,10 @@ std::string EscapeHelp(std::string_view help) {
   return out;
 }
 
-}  // namespace
+}  // namespace detail
+using namespace detail;
 
-std::string Serialize(const std::vector<prometheus::MetricFamily>& families) {
+inline std::string Serialize(const std::vector<prometheus::MetricFamily>& families) {
   std::ostringstream out;
   // prometheus-cpp 1.0.1 escapes label values ('\\', '"', newline) but writes HELP as it is, so
   // a help text with a newline would end the comment early and the rest would be a malformed
@@ -428,4 +450,84 @@ std::string Serialize(const std::vector<prometheus::MetricFamily>& families) {
   return out.str();
 }
 
-}  // namespace podstat::metrics
+// Non-empty labels, sorted: how Prometheus identifies a series.
+inline std::vector<std::pair<std::string, std::string>> SortedLabels(
+    const prometheus::ClientMetric& metric) {
+  std::vector<std::pair<std::string, std::string>> labels;
+  for (const auto& label : metric.label) {
+    if (!label.value.empty()) labels.emplace_back(label.name, label.value);
+  }
+  std::sort(labels.begin(), labels.end());
+  return labels;
+}
+
+inline void MergeRelayed(std::vector<prometheus::MetricFamily>& families,
+                         const std::vector<remote_write::RelayFamily>& relayed) {
+  std::unordered_map<std::string, size_t> index;
+  for (size_t i = 0; i < families.size(); ++i) index.emplace(families[i].name, i);
+  for (const remote_write::RelayFamily& family : relayed) {
+    auto it = index.find(family.name);
+    if (it == index.end()) {
+      prometheus::MetricFamily added;
+      added.name = family.name;
+      added.help = "Relayed from a remote_write sender (podstat --receiver.enable).";
+      added.type = prometheus::MetricType::Untyped;
+      families.push_back(std::move(added));
+      it = index.emplace(family.name, families.size() - 1).first;
+    }
+    prometheus::MetricFamily& into = families[it->second];
+    std::set<std::vector<std::pair<std::string, std::string>>> present;
+    for (const prometheus::ClientMetric& metric : into.metric) present.insert(SortedLabels(metric));
+    for (const remote_write::RelaySeries& series : family.series) {
+      prometheus::ClientMetric metric;
+      for (const auto& label : series.labels) {
+        if (label.name != "__name__") metric.label.push_back({label.name, label.value});
+      }
+      if (!present.insert(SortedLabels(metric)).second) continue;
+      switch (into.type) {
+        case prometheus::MetricType::Counter:
+          metric.counter.value = series.value;
+          break;
+        case prometheus::MetricType::Gauge:
+          metric.gauge.value = series.value;
+          break;
+        default:
+          metric.untyped.value = series.value;
+          break;
+      }
+      into.metric.push_back(std::move(metric));
+    }
+  }
+}
+
+inline std::vector<remote_write::TimeSeries> FamiliesToSeries(
+    const std::vector<prometheus::MetricFamily>& families, int64_t timestamp_ms) {
+  std::vector<remote_write::TimeSeries> series;
+  for (const prometheus::MetricFamily& family : families) {
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      double value;
+      switch (family.type) {
+        case prometheus::MetricType::Counter:
+          value = metric.counter.value;
+          break;
+        case prometheus::MetricType::Gauge:
+          value = metric.gauge.value;
+          break;
+        case prometheus::MetricType::Untyped:
+          value = metric.untyped.value;
+          break;
+        default:
+          continue;
+      }
+      remote_write::TimeSeries& one = series.emplace_back();
+      one.labels.push_back({"__name__", family.name});
+      for (const auto& label : metric.label) {
+        if (!label.value.empty()) one.labels.push_back({label.name, label.value});
+      }
+      one.samples.push_back({value, timestamp_ms});
+    }
+  }
+  return series;
+}
+
+}  // namespace podstat::testing::legacy
