@@ -9,25 +9,33 @@
 
 namespace podstat::testing {
 
-// The decoded body. Throws std::runtime_error unless data is exactly one complete gzip member.
-inline std::string Gunzip(const std::string& data) {
+// Inflates the gzip member that starts at data[offset] and appends it to *out; returns the
+// offset just past it. Throws std::runtime_error unless the member is complete.
+inline size_t InflateMember(const std::string& data, size_t offset, std::string* out) {
   z_stream stream{};
   if (inflateInit2(&stream, 15 + 16) != Z_OK) throw std::runtime_error("inflateInit2 failed");
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  std::string out;
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data() + offset));
+  stream.avail_in = static_cast<uInt>(data.size() - offset);
   char buffer[65536];
   int status;
   do {
     stream.next_out = reinterpret_cast<Bytef*>(buffer);
     stream.avail_out = sizeof(buffer);
     status = inflate(&stream, Z_NO_FLUSH);
-    out.append(buffer, sizeof(buffer) - stream.avail_out);
+    out->append(buffer, sizeof(buffer) - stream.avail_out);
   } while (status == Z_OK);
-  const uInt left = stream.avail_in;
+  const size_t end = data.size() - stream.avail_in;
   inflateEnd(&stream);
-  if (status != Z_STREAM_END) throw std::runtime_error("not a complete gzip stream");
-  if (left != 0) throw std::runtime_error("bytes after the gzip member");
+  if (status != Z_STREAM_END) throw std::runtime_error("not a complete gzip member");
+  return end;
+}
+
+// The decoded body. Throws std::runtime_error unless data is exactly one complete gzip member.
+inline std::string Gunzip(const std::string& data) {
+  std::string out;
+  if (InflateMember(data, 0, &out) != data.size()) {
+    throw std::runtime_error("bytes after the gzip member");
+  }
   return out;
 }
 
@@ -38,21 +46,7 @@ inline std::string GunzipMembers(const std::string& data) {
   std::string out;
   size_t offset = 0;
   do {
-    z_stream stream{};
-    if (inflateInit2(&stream, 15 + 16) != Z_OK) throw std::runtime_error("inflateInit2 failed");
-    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data() + offset));
-    stream.avail_in = static_cast<uInt>(data.size() - offset);
-    char buffer[65536];
-    int status;
-    do {
-      stream.next_out = reinterpret_cast<Bytef*>(buffer);
-      stream.avail_out = sizeof(buffer);
-      status = inflate(&stream, Z_NO_FLUSH);
-      out.append(buffer, sizeof(buffer) - stream.avail_out);
-    } while (status == Z_OK);
-    offset = data.size() - stream.avail_in;
-    inflateEnd(&stream);
-    if (status != Z_STREAM_END) throw std::runtime_error("not a complete gzip member");
+    offset = InflateMember(data, offset, &out);
   } while (offset < data.size());
   return out;
 }
