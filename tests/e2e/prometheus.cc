@@ -298,4 +298,16 @@ std::string PrometheusServer::Log() const {
   }
 }
 
+std::string PodstatScrapeJob(const Agent& agent) {
+  return "  - job_name: podstat\n"
+         "    static_configs:\n"
+         "      - targets: ['" +
+         agent.address() +
+         "']\n"
+         "    metric_relabel_configs:\n"
+         "      - source_labels: [relay]\n"
+         "        regex: .+\n"
+         "        action: drop\n";
+}
+
 }  // namespace podstat::testing

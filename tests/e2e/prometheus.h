@@ -19,6 +19,11 @@
 
 namespace podstat::testing {
 
+// The scrape_configs entry for the agent (job "podstat"). The relayed series the agent re-exposes
+// carry relay="remote_write"; they are dropped at scrape time, or Prometheus would ingest them
+// again (as exported_job=...), write them back, and grow a new generation of series every scrape.
+std::string PodstatScrapeJob(const Agent& agent);
+
 enum class PrometheusStatus { kUsable, kSkip, kFail };
 
 // Whether a prometheus binary can be run (PATH, then /usr/bin/prometheus). On success `path` holds

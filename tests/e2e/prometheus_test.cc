@@ -96,21 +96,6 @@ std::string FormatAll(const std::vector<Sample>& samples, size_t limit = 20) {
   return out;
 }
 
-std::string ScrapeConfig(const Agent& agent) {
-  // The relayed series the agent re-exposes carry relay="remote_write"; they are dropped at scrape
-  // time, or Prometheus would ingest them again (as exported_job=...), write them back, and grow a
-  // new generation of series every scrape.
-  return "  - job_name: podstat\n"
-         "    static_configs:\n"
-         "      - targets: ['" +
-         agent.address() +
-         "']\n"
-         "    metric_relabel_configs:\n"
-         "      - source_labels: [relay]\n"
-         "        regex: .+\n"
-         "        action: drop\n";
-}
-
 constexpr char kGlobal[] =
     "global:\n"
     "  scrape_interval: 1s\n"
@@ -131,7 +116,7 @@ TEST(PrometheusTest, RemoteWritesToOurReceiver) {
                std::string("--receiver.allow-metric=") + kMapCapacity, "--bpf.max-cgroups=12345"});
   ASSERT_TRUE(agent.WaitHealthy()) << agent.Stderr();
 
-  const std::string config = std::string(kGlobal) + "scrape_configs:\n" + ScrapeConfig(agent) +
+  const std::string config = std::string(kGlobal) + "scrape_configs:\n" + PodstatScrapeJob(agent) +
                              "remote_write:\n"
                              "  - url: http://" +
                              agent.address() +
@@ -398,7 +383,7 @@ TEST(PrometheusTest, ScrapesAgentUpIsOne) {
   Agent agent;
   ASSERT_TRUE(agent.WaitHealthy()) << agent.Stderr();
   PrometheusServer prometheus(podstat_prometheus_binary,
-                              std::string(kGlobal) + "scrape_configs:\n" + ScrapeConfig(agent));
+                              std::string(kGlobal) + "scrape_configs:\n" + PodstatScrapeJob(agent));
   const auto start = Clock::now();
 
   std::vector<Sample> up;
@@ -475,7 +460,7 @@ TEST(PrometheusTest, HostileNamesKeepTheTargetUp) {
       },
       "the hostile container's process and interface series on /metrics");
   PrometheusServer prometheus(podstat_prometheus_binary,
-                              std::string(kGlobal) + "scrape_configs:\n" + ScrapeConfig(agent));
+                              std::string(kGlobal) + "scrape_configs:\n" + PodstatScrapeJob(agent));
   const auto start = Clock::now();
 
   const std::string selector = std::string("{job=\"podstat\",container_id=\"") +

@@ -290,18 +290,7 @@ TEST(PrometheusTlsTest, PrometheusWritesToOurReceiverOverTls) {
   ASSERT_TRUE(anonymous.has_value()) << connect_error << "\n" << agent.Stderr();
   EXPECT_EQ(anonymous->status, 401) << anonymous->body;
 
-  const std::string config = std::string(kGlobal) +
-                             "scrape_configs:\n"
-                             "  - job_name: podstat\n"
-                             "    static_configs:\n"
-                             "      - targets: ['" +
-                             agent.address() +
-                             "']\n"
-                             // Relayed series are not scraped again (see prometheus_test.cc).
-                             "    metric_relabel_configs:\n"
-                             "      - source_labels: [relay]\n"
-                             "        regex: .+\n"
-                             "        action: drop\n"
+  const std::string config = std::string(kGlobal) + "scrape_configs:\n" + PodstatScrapeJob(agent) +
                              "remote_write:\n"
                              "  - url: " +
                              receiver_url +

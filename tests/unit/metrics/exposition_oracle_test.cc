@@ -17,6 +17,7 @@
 
 #include "common/exposition_snapshots.h"
 #include "common/legacy_families.h"
+#include "common/promtool.h"
 #include "podstat/app/remote_write_bridge.h"
 #include "podstat/metrics/exposition.h"
 
@@ -95,22 +96,10 @@ std::string New(const model::Snapshot& snapshot, const BuildContext& context,
 // promtool exits 1 on a parse error and 3 on lint findings only; cAdvisor's names are gauges
 // ending in _total (as cAdvisor declares them), which its lint reports and nothing else may.
 void ExpectPromtoolAccepts(const std::string& text, bool cadvisor_names = false) {
-  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+  if (!testing::HavePromtool()) {
     GTEST_SKIP() << "SKIPPED LOUDLY: no promtool on PATH (make test-deps installs it)";
   }
-  // One file per test: ctest runs the tests of this suite in parallel.
-  const std::string path = ::testing::TempDir() + "/exposition_oracle_" +
-                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".txt";
-  std::FILE* file = std::fopen(path.c_str(), "w");
-  ASSERT_TRUE(file);
-  std::fwrite(text.data(), 1, text.size(), file);
-  std::fclose(file);
-  std::FILE* pipe = ::popen(("promtool check metrics < " + path + " 2>&1").c_str(), "r");
-  ASSERT_TRUE(pipe);
-  std::string output;
-  char buffer[512];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  const int status = ::pclose(pipe);
+  const auto [status, output] = testing::PromtoolCheckMetrics(text);
   if (!cadvisor_names) {
     EXPECT_EQ(status, 0) << output;
     return;

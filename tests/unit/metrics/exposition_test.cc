@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "common/promtool.h"
 #include "podstat/metrics/catalogue.h"
 
 namespace podstat::metrics {
@@ -256,18 +257,9 @@ TEST(TextSink, EscapesHelpSoEveryLineStaysValid) {
                       std::string(kContainerTcpSockets.help) + "\n"),
             std::string::npos);
 
-  if (std::system("command -v promtool >/dev/null 2>&1") != 0) GTEST_SKIP() << "no promtool";
-  const std::string path = ::testing::TempDir() + "/families_exposition.txt";
-  std::FILE* file = std::fopen(path.c_str(), "w");
-  ASSERT_TRUE(file);
-  std::fwrite(text.data(), 1, text.size(), file);
-  std::fclose(file);
-  std::FILE* pipe = ::popen(("promtool check metrics < " + path + " 2>&1").c_str(), "r");
-  ASSERT_TRUE(pipe);
-  std::string output;
-  char buffer[512];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  EXPECT_EQ(::pclose(pipe), 0) << output << "\n" << text;
+  if (!testing::HavePromtool()) GTEST_SKIP() << "SKIPPED LOUDLY: no promtool on PATH";
+  const auto [status, output] = testing::PromtoolCheckMetrics(text);
+  EXPECT_EQ(status, 0) << output << "\n" << text;
 }
 
 TEST(RenderText, EscapesLabelValues) {
