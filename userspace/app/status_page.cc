@@ -8,40 +8,11 @@
 #include <string>
 
 #include "podstat/metrics/catalogue.h"
+#include "podstat/sources/registry.h"
 #include "podstat/util/strings.h"
 
 namespace podstat::app {
 namespace {
-
-// What each source of podstat_source_active reads, and which source it stands in for when
-// that one is unavailable (the fallbacks main and the collector wire).
-struct SourceNote {
-  std::string_view name;
-  std::string_view provides;
-  std::string_view fallback_of;
-};
-constexpr SourceNote kSourceNotes[] = {
-    {"bpf_tcp", "TCP states, retransmits, resets, connect failures (eBPF tracepoints)", ""},
-    {"bpf_sockets", "open sockets by family and type (eBPF cgroup/sock_create, sock_release)", ""},
-    {"bpf_cpu", "on-CPU time and run-queue wait (eBPF sched_switch)", ""},
-    {"proc_tcp_tables", "TCP states per network namespace from /proc/<pid>/net/tcp{,6}", "bpf_tcp"},
-    {"proc_socket_tables",
-     "open sockets per network namespace from /proc/<pid>/net/{tcp,udp,udplite,raw}{,6}",
-     "bpf_sockets"},
-    {"cgroup_cpu", "CPU user and system time from cgroup accounting (usage too without bpf_cpu)",
-     "bpf_cpu"},
-    {"cgroup_memory", "memory usage, working set, limits, OOM kills from cgroup files", ""},
-    {"proc_sockstat", "sockstat per network namespace, TIME_WAIT attribution", ""},
-    {"proc_net_dev", "interface counters per network namespace from /proc/<pid>/net/dev", ""},
-    {"proc_process", "top processes per container from /proc/<pid> (--collector.process)", ""},
-};
-
-const SourceNote* FindSourceNote(std::string_view name) {
-  for (const SourceNote& note : kSourceNotes) {
-    if (note.name == name) return &note;
-  }
-  return nullptr;
-}
 
 bool StartsWith(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
@@ -317,7 +288,7 @@ void AddSnapshot(const model::Snapshot& snapshot, const BpfDecisions& bpf,
          ProgramDetail(program, self.programs, bpf)});
   }
   for (const auto& [name, active] : self.sources) {
-    const SourceNote* note = FindSourceNote(name);
+    const sources::SourceInfo* note = sources::FindSource(name);
     input.sources.push_back({name, active, note ? std::string(note->provides) : std::string(),
                              note ? std::string(note->fallback_of) : std::string()});
   }

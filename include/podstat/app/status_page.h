@@ -17,25 +17,12 @@
 #include <vector>
 
 #include "podstat/model/snapshot.h"
+#include "podstat/sources/loader.h"
 
 namespace podstat::app {
 
-// Why the eBPF programs are as they are, as main decided at start (every case it logs).
-struct BpfDecisions {
-  bool built_in = false;  // built with -DPODSTAT_BPF=ON
-  // Why no program was even tried ("--no-bpf", the kernel BTF is missing); empty when tried.
-  std::string disabled;
-  // SockStateProgram::Load failed: its reason. Empty when it attached (or was not tried).
-  std::string sock_state_error;
-  // It attached, but after these attempts failed (cgroup socket programs, socket-local storage,
-  // tp_btf): SockStateProgram::fallback_reasons().
-  std::string sock_state_fallbacks;
-  bool marks_in_storage = false;  // cgroup socket programs keep marks in socket-local storage
-  // Why the sched_switch program was not tried ("--no-bpf.cpu", "--no-collector.cpu"), or why its
-  // load failed.
-  std::string cpu_disabled;
-  std::string cpu_error;
-};
+// Why the eBPF programs are as they are, as the loader decided at start (every case it logs).
+using BpfDecisions = sources::BpfDecisions;
 
 struct StatusPageInput {
   std::string version;

@@ -153,6 +153,13 @@ struct CgroupStats {
   std::vector<ProcessStats> processes;  // --collector.process only
 };
 
+// Sums what two cgroups (or two sources) said of one label set: counts and sizes add up, a
+// memory limit is the sum unless either is unlimited, a network namespace is the first one's,
+// processes are listed together. Identity (cgroup_id, path, labels) stays `into`'s.
+void MergeInto(CgroupStats& into, CgroupStats&& more);
+void AddInto(CgroupCpu& into, const CgroupCpu& more);
+void AddInto(CgroupMemory& into, const CgroupMemory& more);
+
 struct ProviderErrors {
   std::string provider;
   uint64_t count = 0;

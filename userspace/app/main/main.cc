@@ -23,7 +23,6 @@
 #include "podstat/app/status_page.h"
 #include "podstat/cgroup/namespace.h"
 #include "podstat/cgroup/resolver.h"
-#include "podstat/cgroupfs/stats.h"
 #include "podstat/http/gzip.h"
 #include "podstat/http/server.h"
 #include "podstat/metadata/cache.h"
@@ -34,15 +33,12 @@
 #include "podstat/remote_write/receiver.h"
 #include "podstat/remote_write/relay_store.h"
 #include "podstat/remote_write/sender.h"
+#include "podstat/sources/loader.h"
+#include "podstat/sources/registry.h"
 #include "podstat/util/build_info.h"
 #include "podstat/util/file.h"
 #include "podstat/util/log.h"
 #include "podstat/util/rlimit.h"
-
-#ifdef PODSTAT_HAVE_BPF
-#include "podstat/bpf/sock_state_program.h"
-#include "podstat/bpf/task_cpu_program.h"
-#endif
 
 namespace podstat::app {
 namespace {
@@ -52,27 +48,25 @@ constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 constexpr const char* kPinDir = "/sys/fs/bpf/podstat";
 
-#ifdef PODSTAT_HAVE_BPF
-bpf::SockStateOptions BpfOptions(const Config& config, size_t cgroups_now) {
-  bpf::SockStateOptions options;
-  options.tracepoint = *bpf::ParseTracepointType(config.bpf_tracepoint_type);
-  // Headroom over what exists now: a full hash map makes every update slow (DESIGN.md 10).
-  options.max_cgroups = std::max<uint32_t>(
-      config.bpf_max_cgroups, static_cast<uint32_t>(std::min<size_t>(cgroups_now * 2, 1u << 24)));
-  if (config.bpf_pin) options.pin_dir = kPinDir;  // MapPins mounts a bpffs there if none is
-  return options;
+// What the sources are built from: the flags, and the cgroup v2 mount found at start.
+sources::SourceConfig SourceConfigOf(const Config& config, const std::string& cgroup_root) {
+  sources::SourceConfig sources;
+  sources.paths = config.paths;
+  sources.cgroup_root = cgroup_root;
+  sources.collect_cpu = config.collect_cpu;
+  sources.collect_memory = config.collect_memory;
+  sources.process_top = config.collect_process ? config.process_top : 0;
+  sources.collect_network = config.collect_network;
+  sources.include_loopback = config.network_loopback;
+  sources.bpf = config.bpf;
+  sources.bpf_cpu = config.bpf_cpu;
+  sources.bpf_tracepoint_type = config.bpf_tracepoint_type;
+  sources.bpf_max_cgroups = config.bpf_max_cgroups;
+  sources.bpf_max_tasks = config.bpf_max_tasks;
+  sources.reconcile_interval = config.bpf_reconcile_interval;
+  if (config.bpf_pin) sources.pin_dir = kPinDir;  // MapPins mounts a bpffs there if none is
+  return sources;
 }
-
-bpf::TaskCpuOptions CpuOptions(const Config& config, size_t cgroups_now) {
-  bpf::TaskCpuOptions options;
-  options.tracepoint = *bpf::ParseTracepointType(config.bpf_tracepoint_type);
-  options.procfs = config.paths.procfs;
-  options.max_tasks = config.bpf_max_tasks;
-  options.max_cgroups = BpfOptions(config, cgroups_now).max_cgroups;
-  if (config.bpf_pin) options.pin_dir = kPinDir;
-  return options;
-}
-#endif
 
 // After every program is attached: only the capabilities the running agent needs stay.
 void DropCapabilities(const Config& config, Logger& logger) {
@@ -102,7 +96,7 @@ std::string ProbeSockDiag(uint8_t protocol, const char* modules) {
 
 // --check: tries everything the agent would use, as the agent would, and says what works.
 // Exit 0 only when the agent would run with every eBPF program and with sock_diag.
-int RunCheck(const Config& config, [[maybe_unused]] Logger& logger) {  // unused without BPF
+int RunCheck(const Config& config, Logger& logger) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // in order with the warnings on stderr
   std::vector<std::string> problems;
   auto line = [](const std::string& what, const std::string& verdict) {
@@ -113,13 +107,6 @@ int RunCheck(const Config& config, [[maybe_unused]] Logger& logger) {  // unused
   const auto cgroup_root = cgroup::FindCgroup2Root(config.paths, &error);
   line("cgroup v2 hierarchy", cgroup_root ? *cgroup_root : "FAILED: " + error);
   if (!cgroup_root) problems.push_back("no cgroup v2 hierarchy");
-  if (cgroup_root) {
-    const auto hierarchies = cgroupfs::FindHierarchies(config.paths, *cgroup_root);
-    line("memory", cgroupfs::DescribeMemorySource(hierarchies));
-    line("cpu", "cgroup v2 cpu.stat" + (hierarchies.v1_cpuacct
-                                            ? ", else v1 cpuacct (" + *hierarchies.v1_cpuacct + ")"
-                                            : std::string()));
-  }
   const auto missing_capabilities = privilege::MissingNeeds();
   std::string missing_names;
   for (const privilege::CapabilityNeed& need : missing_capabilities) {
@@ -143,60 +130,22 @@ int RunCheck(const Config& config, [[maybe_unused]] Logger& logger) {  // unused
                          "udp_diag)");
     }
   }
-#ifdef PODSTAT_HAVE_BPF
-  const bpf::KernelSupport support = bpf::ProbeKernel();
-  line("kernel", support.release);
-  line("kernel BTF", support.btf ? "yes" : "FAILED: " + bpf::MissingKernelBtf());
-  line("bpf filesystem", support.bpffs ? "/sys/fs/bpf"
-                         : config.bpf_pin
-                             ? "none at /sys/fs/bpf (the agent mounts one for --bpf.pin)"
-                             : "none at /sys/fs/bpf (needed only for --bpf.pin)");
-  if (!config.bpf) {
-    line("eBPF", "off (--no-bpf): every source from /proc and cgroup files");
-  } else {
-    bpf::SockStateOptions options = BpfOptions(config, 0);
-    options.pin_dir.clear();  // a check leaves no pins behind
-    if (cgroup_root) options.cgroup_root = *cgroup_root;
-    auto program = bpf::SockStateProgram::Load(options, logger, &error);
-    if (program) {
-      line("TCP states", program->attached_program() +
-                             " + tcp_retransmit_skb, tcp_send_reset, tcp_receive_reset: ok");
-      line("socket kinds",
-           !program->sockets_attached()
-               ? "from /proc/<pid>/net socket tables per network namespace (no cgroup/sock "
-                 "programs)"
-           : program->marks_in_storage()
-               ? "cgroup/sock_create + sock_release, marks in socket-local storage: ok"
-               : "cgroup/sock_create + sock_release, accepted children in ps_child_socks "
-                 "(no socket-local storage here; a socket's -1 goes to the closing task's "
-                 "cgroup): ok");
-    } else {
-      line("TCP states", "FAILED: " + error);
-      problems.push_back(
-          "no TCP state program: the agent would read /proc/<pid>/net per network "
-          "namespace (~1 ms each per sample) and have no retransmit or reset "
-          "counters");
+  if (cgroup_root) {
+    sources::SourceConfig source_config = SourceConfigOf(config, *cgroup_root);
+    source_config.pin_dir.clear();  // a check leaves no pins behind
+    for (const sources::CheckLine& kernel : sources::CheckKernel(source_config, problems)) {
+      line(kernel.what, kernel.verdict);
     }
-    if (config.collect_cpu && config.bpf_cpu) {
-      bpf::TaskCpuOptions cpu_options = CpuOptions(config, 0);
-      cpu_options.pin_dir.clear();
-      auto cpu_program = bpf::TaskCpuProgram::Load(cpu_options, logger, &error);
-      line("CPU", cpu_program ? cpu_program->attached_program() + " + sched_wakeup_new: ok" +
-                                    (cpu_program->runqueue_wait_supported()
-                                         ? ""
-                                         : " (no run-queue wait: CONFIG_SCHED_INFO is off)")
-                              : "FAILED: " + error);
-      if (!cpu_program) {
-        problems.push_back(
-            "no sched_switch program: CPU usage from cgroup accounting, no "
-            "run-queue wait");
-      }
+    // Every source of the registry, loaded as the agent would load it.
+    sources::LoadedSources loaded = sources::LoadSources(source_config, logger);
+    for (const auto& source : loaded.sources) {
+      const std::string_view fallback = source->info().fallback_of;
+      line("source " + std::string(source->info().name),
+           (source->active() ? "ok: " : "off: ") + source->Describe() +
+               (fallback.empty() ? "" : " [fallback for " + std::string(fallback) + "]"));
     }
+    problems.insert(problems.end(), loaded.problems.begin(), loaded.problems.end());
   }
-#else
-  line("eBPF", "not built in (-DPODSTAT_BPF=OFF): every source from /proc and cgroup files");
-  if (config.bpf) problems.push_back("built without eBPF");
-#endif
   if (problems.empty()) {
     std::printf("result: ok, the agent would run with everything above\n");
     return kExitOk;
@@ -250,15 +199,11 @@ std::string StatusPage(const Config& config, const std::string& kernel,
 int Run(const Config& config) {
   const auto started_at = std::chrono::system_clock::now();  // the status page's uptime
   Logger logger(config.log_level);
-#ifdef PODSTAT_HAVE_BPF
-  bpf::RouteLibbpfLogs(logger);
-#endif
+  sources::RouteBpfLogs(logger);
   if (config.check) {
     // The loaders' info lines repeat what the check prints; their warnings say why a step failed.
     Logger check_logger(std::max(config.log_level, LogLevel::kWarn));
-#ifdef PODSTAT_HAVE_BPF
-    bpf::RouteLibbpfLogs(check_logger);
-#endif
+    sources::RouteBpfLogs(check_logger);
     return RunCheck(config, check_logger);
   }
 
@@ -345,65 +290,10 @@ int Run(const Config& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  Collector::Options collector_options;
-  collector_options.paths = config.paths;
-  collector_options.cgroup_root = *cgroup_root;
-  collector_options.reconcile_interval = config.bpf_reconcile_interval;
-  collector_options.collect_cpu = config.collect_cpu;
-  collector_options.collect_memory = config.collect_memory;
-  collector_options.process_top = config.collect_process ? config.process_top : 0;
-  collector_options.collect_network = config.collect_network;
-  collector_options.include_loopback = config.network_loopback;
-  BpfDecisions bpf_decisions;  // what the status page says of each program
-#ifdef PODSTAT_HAVE_BPF
-  bpf_decisions.built_in = true;
-  const size_t cgroups_now = cgroup::CgroupResolver(*cgroup_root).Rescan();
-  std::unique_ptr<bpf::SockStateProgram> program;
-  bool bpf_usable = config.bpf;
-  if (const std::string missing = bpf::MissingKernelBtf(); bpf_usable && !missing.empty()) {
-    logger.Warn("main", missing,
-                ". eBPF is off: every source falls back to /proc and cgroup files (TCP states and "
-                "socket counts per network namespace from /proc/<pid>/net, ~1 ms per namespace "
-                "and sample; CPU from cgroup accounting; no retransmit, reset or run-queue "
-                "metrics). Kernels built with CONFIG_DEBUG_INFO_BTF=y (every major distribution's "
-                "since 2020) have it.");
-    bpf_usable = false;
-    bpf_decisions.disabled = missing;
-  }
-  if (bpf_usable) {
-    bpf::SockStateOptions options = BpfOptions(config, cgroups_now);
-    options.cgroup_root = *cgroup_root;
-    program = bpf::SockStateProgram::Load(options, logger, &error);
-    if (!program) {
-      logger.Warn("main", "eBPF socket programs unavailable: ", error,
-                  ". Falling back to /proc: TCP states and socket counts per network namespace "
-                  "from /proc/<pid>/net/{tcp,udp,raw}{,6} (~1 ms per namespace and sample), no "
-                  "retransmit or reset counters. --log.level=debug shows the verifier's log, "
-                  "--check a summary.");
-      bpf_decisions.sock_state_error = error;
-    } else {
-      bpf_decisions.sock_state_fallbacks = program->fallback_reasons();
-      bpf_decisions.marks_in_storage = program->marks_in_storage();
-    }
-  } else if (!config.bpf) {
-    logger.Info("main", "--no-bpf: every source from /proc and cgroup files");
-    bpf_decisions.disabled = "--no-bpf: every source from /proc and cgroup files";
-  }
-  std::unique_ptr<bpf::TaskCpuProgram> cpu_program;
-  if (bpf_usable && config.collect_cpu && config.bpf_cpu) {
-    cpu_program = bpf::TaskCpuProgram::Load(CpuOptions(config, cgroups_now), logger, &error);
-    if (!cpu_program) {
-      logger.Warn("main", "BPF CPU accounting unavailable (", error,
-                  "); container_cpu_usage_seconds_total comes from cgroup accounting and "
-                  "container_cpu_runqueue_wait_seconds_total is not exported");
-      bpf_decisions.cpu_error = error;
-    }
-  } else if (bpf_usable) {
-    bpf_decisions.cpu_disabled = !config.collect_cpu ? "--no-collector.cpu" : "--no-bpf.cpu";
-  }
-#else
-  logger.Warn("main", "built without BPF: TCP states and socket counts come from /proc");
-#endif
+  sources::SourceConfig source_config = SourceConfigOf(config, *cgroup_root);
+  source_config.cgroups_now = cgroup::CgroupResolver(*cgroup_root).Rescan();
+  sources::LoadedSources loaded = sources::LoadSources(source_config, logger);
+  const BpfDecisions bpf_decisions = loaded.bpf;  // what the status page says of each program
   // Everything that needs CAP_BPF, CAP_PERFMON or CAP_NET_ADMIN is loaded and attached; from
   // here on the maps are used through their fds. Still one thread: keep only what the running
   // agent needs (privilege::Needs() says which and why) before any thread, the HTTP server's
@@ -423,22 +313,15 @@ int Run(const Config& config) {
   // The first scrape should already carry names: give the providers a moment, not a veto.
   metadata.WaitForFirstRound(std::chrono::seconds(3));
 
+  Collector::Options collector_options;
+  collector_options.paths = config.paths;
+  collector_options.cgroup_root = *cgroup_root;
   collector_options.metadata = &metadata;
-#ifdef PODSTAT_HAVE_BPF
-  auto collector = std::make_unique<Collector>(collector_options, std::move(program),
-                                               std::move(cpu_program), logger);
-#else
-  auto collector = std::make_unique<Collector>(collector_options, logger);
-#endif
+  auto collector =
+      std::make_unique<Collector>(collector_options, std::move(loaded.sources), logger);
   Sampler sampler([&collector] { return collector->Collect(); }, config.sample_interval);
 
-  const std::string kernel = [] {
-#ifdef PODSTAT_HAVE_BPF
-    return bpf::ProbeKernel().release;
-#else
-    return std::string();
-#endif
-  }();
+  const std::string kernel = sources::KernelRelease();
   // remote_write sender: every --remote-write.interval, our own families as one round.
   std::unique_ptr<remote_write::Sender> sender;
   if (!config.remote_write_urls.empty()) {
@@ -492,9 +375,9 @@ int Run(const Config& config) {
          if (sender) self_metrics += sender->RenderMetrics();
          self_metrics += http::RenderServerMetrics({web_stats.load(), receiver_stats.load()});
          const auto accept = request.headers.find("accept-encoding");
-         ExpositionPage page =
-             exposition.Render(snapshot, context, relayed, self_metrics,
-                               accept != request.headers.end() && http::AcceptsGzip(accept->second));
+         ExpositionPage page = exposition.Render(
+             snapshot, context, relayed, self_metrics,
+             accept != request.headers.end() && http::AcceptsGzip(accept->second));
          http::Response response{200, metrics::kExpositionContentType, std::move(page.body), {}};
          if (page.gzipped) {
            response.headers = {{"Content-Encoding", "gzip"}, {"Vary", "Accept-Encoding"}};
@@ -634,9 +517,7 @@ int Run(const Config& config) {
           const int64_t timestamp_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                            snapshot->taken_at.time_since_epoch())
                                            .count();
-          sender->EnqueueRound(
-              SnapshotToSeries(*snapshot, context, timestamp_ms),
-              timestamp_ms);
+          sender->EnqueueRound(SnapshotToSeries(*snapshot, context, timestamp_ms), timestamp_ms);
         }
         lock.lock();
       }

@@ -1,0 +1,38 @@
+// cgroup_memory: see sources.h.
+#include "podstat/sources/registry.h"
+#include "podstat/sources/sources.h"
+
+namespace podstat::sources {
+namespace {
+
+class CgroupMemorySource final : public Source {
+ public:
+  CgroupMemorySource(bool active, const cgroupfs::Hierarchies& hierarchies)
+      : active_(active), hierarchies_(hierarchies) {}
+  const SourceInfo& info() const override { return kCgroupMemoryInfo; }
+  bool active() const override { return active_; }
+  bool walks_cgroups() const override { return active_; }
+  std::string Describe() const override {
+    if (!active_) return "--no-collector.memory";
+    return cgroupfs::DescribeMemorySource(hierarchies_);
+  }
+
+  void CollectCgroup(const Pass& /*pass*/, const WalkedCgroup& cgroup, Sink& sink) override {
+    if (auto memory = cgroupfs::ReadMemory(hierarchies_, cgroup.path)) {
+      sink.Cgroup(cgroup.id).memory = memory;
+    }
+  }
+
+ private:
+  bool active_;
+  cgroupfs::Hierarchies hierarchies_;
+};
+
+}  // namespace
+
+std::unique_ptr<Source> MakeCgroupMemorySource(bool active,
+                                               const cgroupfs::Hierarchies& hierarchies) {
+  return std::make_unique<CgroupMemorySource>(active, hierarchies);
+}
+
+}  // namespace podstat::sources
