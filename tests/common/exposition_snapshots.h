@@ -25,6 +25,11 @@ inline model::Snapshot EveryKindSnapshot() {
   pod.tcp_inet6.emplace();
   (*pod.tcp_inet6)[0] = 2;
   (*pod.tcp_inet6)[9] = 1;
+  // PSI, as cgroup_pressure writes it (generic samples): cpu without "full" as on 5.10.
+  pod.samples = {
+      {&metrics::kPressureCpuWaiting, {}, 1.25},    {&metrics::kPressureMemoryWaiting, {}, 0.5},
+      {&metrics::kPressureMemoryStalled, {}, 0.25}, {&metrics::kPressureIoWaiting, {}, 3},
+      {&metrics::kPressureIoStalled, {}, 2.5},      {&metrics::kPressureCpuStalled, {}, 0.75}};
   pod.sockets.emplace();
   (*pod.sockets)[0][model::kSocketTcp] = 4;
   (*pod.sockets)[0][model::kSocketUdp] = 2;

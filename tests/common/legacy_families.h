@@ -316,6 +316,20 @@ inline std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot
     if (!family->metric.empty()) families.push_back(std::move(*family));
   }
 
+  // Generic samples: a family per catalogue entry that has any, in catalogue order.
+  for (const MetricSpec& spec : kCatalogue) {
+    prometheus::MetricFamily family = Family(spec);
+    for (const model::CgroupStats& cgroup : snapshot.cgroups) {
+      for (const model::Sample& sample : cgroup.samples) {
+        if (sample.spec->name != spec.name) continue;
+        Labels labels = who(cgroup);
+        for (const auto& [name, value] : sample.labels) labels.push_back({std::string(name), value});
+        Add(family, std::move(labels), sample.value);
+      }
+    }
+    if (!family.metric.empty()) families.push_back(std::move(family));
+  }
+
   if (snapshot.node_memory) {
     const model::NodeMemory& node = *snapshot.node_memory;
     auto node_family = [&](const MetricSpec& spec, double value) {

@@ -285,6 +285,38 @@ void WriteCgroupFamilies(const model::Snapshot& snapshot, const BuildContext& co
                   f.AddFor(&id, labels, static_cast<double>(p.*field));
                 });
   }
+
+  // Generic samples (model::Sample): one family per catalogue entry that has any, in catalogue
+  // order, each cgroup's samples in the order its source wrote them.
+  std::vector<const MetricSpec*> generic;
+  for (const model::CgroupStats& cgroup : cgroups) {
+    for (const model::Sample& sample : cgroup.samples) {
+      if (std::find(generic.begin(), generic.end(), sample.spec) == generic.end()) {
+        generic.push_back(sample.spec);
+      }
+    }
+  }
+  auto catalogue_index = [](const MetricSpec* spec) {
+    for (size_t i = 0; i < kCatalogue.size(); ++i) {
+      if (kCatalogue[i].name == spec->name) return i;
+    }
+    return kCatalogue.size();
+  };
+  std::sort(generic.begin(), generic.end(), [&](const MetricSpec* a, const MetricSpec* b) {
+    return catalogue_index(a) < catalogue_index(b);
+  });
+  std::vector<Label> labels;
+  for (const MetricSpec* spec : generic) {
+    Family family(sink, *spec);
+    for (size_t c = 0; c < cgroups.size(); ++c) {
+      for (const model::Sample& sample : cgroups[c].samples) {
+        if (sample.spec != spec) continue;
+        labels.clear();
+        for (const auto& [name, value] : sample.labels) labels.push_back({name, value});
+        family.AddFor(&who[c], labels, sample.value);
+      }
+    }
+  }
 }
 
 void WriteAgentFamilies(const model::Snapshot& snapshot, const BuildContext& context,

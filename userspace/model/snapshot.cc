@@ -1,5 +1,6 @@
 #include "podstat/model/snapshot.h"
 
+#include <algorithm>
 #include <iterator>
 
 namespace podstat::model {
@@ -66,6 +67,17 @@ void MergeInto(CgroupStats& into, CgroupStats&& more) {
       AddInto(*into.memory, *more.memory);
     } else {
       into.memory = more.memory;
+    }
+  }
+  // Generic samples of one (spec, labels) add up, like every other value of one label set.
+  for (Sample& sample : more.samples) {
+    const auto same = std::find_if(into.samples.begin(), into.samples.end(), [&](const Sample& s) {
+      return s.spec == sample.spec && s.labels == sample.labels;
+    });
+    if (same != into.samples.end()) {
+      same->value += sample.value;
+    } else {
+      into.samples.push_back(std::move(sample));
     }
   }
   into.processes.insert(into.processes.end(), std::make_move_iterator(more.processes.begin()),

@@ -35,6 +35,7 @@ void AddFileSources(const SourceConfig& config, bool bpf_tcp, bool bpf_sockets,
   sources.push_back(MakeProcNetDevSource(config.collect_network, config.include_loopback));
   sources.push_back(MakeCgroupCpuSource(config.collect_cpu, hierarchies));
   sources.push_back(MakeCgroupMemorySource(config.collect_memory, hierarchies));
+  sources.push_back(MakeCgroupPressureSource(config.collect_pressure));
   sources.push_back(MakeNodeMemorySource(config.collect_memory, hierarchies));
   sources.push_back(MakeProcProcessSource(config.process_top));
 }

@@ -162,6 +162,33 @@ inline constexpr MetricSpec kOomKills{
     "container_oom_kills_total", Kind::kCounter,
     "Processes killed by the OOM killer in this cgroup (memory.events oom_kill, "
     "memory.oom_control oom_kill)."};
+// Pressure stall information (PSI) of the cgroup v2 directory, cAdvisor's names: "waiting" is the
+// file's "some" total (at least one task stalled), "stalled" its "full" total (every non-idle task
+// stalled at once).
+inline constexpr MetricSpec kPressureCpuWaiting{
+    "container_pressure_cpu_waiting_seconds_total", Kind::kCounter,
+    "Time at least one of the cgroup's runnable tasks waited for a CPU (cpu.pressure \"some\" "
+    "total). From the cgroup v2 directory, on hybrid hosts too; absent where the kernel has PSI "
+    "off (psi=0, or CONFIG_PSI_DEFAULT_DISABLED without psi=1)."};
+inline constexpr MetricSpec kPressureCpuStalled{
+    "container_pressure_cpu_stalled_seconds_total", Kind::kCounter,
+    "Time every non-idle task of the cgroup waited for a CPU at once (cpu.pressure \"full\" "
+    "total; Linux 5.13+)."};
+inline constexpr MetricSpec kPressureMemoryWaiting{
+    "container_pressure_memory_waiting_seconds_total", Kind::kCounter,
+    "Time at least one of the cgroup's tasks stalled on memory: reclaim, refaults, swap-in "
+    "(memory.pressure \"some\" total)."};
+inline constexpr MetricSpec kPressureMemoryStalled{
+    "container_pressure_memory_stalled_seconds_total", Kind::kCounter,
+    "Time every non-idle task of the cgroup stalled on memory at once (memory.pressure \"full\" "
+    "total)."};
+inline constexpr MetricSpec kPressureIoWaiting{
+    "container_pressure_io_waiting_seconds_total", Kind::kCounter,
+    "Time at least one of the cgroup's tasks waited for block I/O (io.pressure \"some\" total)."};
+inline constexpr MetricSpec kPressureIoStalled{
+    "container_pressure_io_stalled_seconds_total", Kind::kCounter,
+    "Time every non-idle task of the cgroup waited for block I/O at once (io.pressure \"full\" "
+    "total)."};
 inline constexpr MetricSpec kNodeCgroupMemoryUsage{
     "node_cgroup_memory_usage_bytes", Kind::kGauge,
     "Memory usage the kubelet starts its eviction signal from: the v1 root memory cgroup's "
@@ -280,6 +307,12 @@ inline constexpr std::array kCatalogue = {kContainerSockets,
                                           kMemoryInactiveFile,
                                           kMemoryLimit,
                                           kOomKills,
+                                          kPressureCpuWaiting,
+                                          kPressureCpuStalled,
+                                          kPressureMemoryWaiting,
+                                          kPressureMemoryStalled,
+                                          kPressureIoWaiting,
+                                          kPressureIoStalled,
                                           kNodeCgroupMemoryUsage,
                                           kNodeWorkingSet,
                                           kNodeAvailable,

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "podstat/metrics/catalogue.h"
+
 namespace podstat::model {
 
 // TCP states in kernel order; index = kernel state number - 1 (include/net/tcp_states.h).
@@ -137,6 +139,16 @@ struct ProcessStats {
   uint64_t rss_file_bytes = 0;    // RssFile
 };
 
+// A value for a catalogue entry that has no field of its own in CgroupStats: what a source adds
+// without touching the model or the writer (cgroup_pressure writes PSI this way). The writer
+// emits each entry's samples as one family, after the cgroup's identity labels.
+struct Sample {
+  const metrics::MetricSpec* spec = nullptr;  // a catalogue entry (static storage)
+  // Labels after the identity's: names are static strings, values the source's.
+  std::vector<std::pair<std::string_view, std::string>> labels;
+  double value = 0;
+};
+
 struct CgroupStats {
   uint64_t cgroup_id = 0;
   // Relative to the cgroup v2 root: "/" or "/a/b". For a container, its own cgroup: sockets of
@@ -151,6 +163,7 @@ struct CgroupStats {
   std::optional<CgroupCpu> cpu;         // present for containers, pods and the root
   std::optional<CgroupMemory> memory;
   std::vector<ProcessStats> processes;  // --collector.process only
+  std::vector<Sample> samples;          // one per (spec, labels): see Sample
 };
 
 // Sums what two cgroups (or two sources) said of one label set: counts and sizes add up, a

@@ -20,6 +20,7 @@ struct SourceConfig {
   std::string cgroup_root;        // the cgroup v2 mount
   bool collect_cpu = true;        // --collector.cpu
   bool collect_memory = true;     // --collector.memory
+  bool collect_pressure = true;   // --collector.pressure
   size_t process_top = 0;         // --collector.process: top N processes, 0 = off
   bool collect_network = true;    // --collector.network
   bool include_loopback = false;  // --collector.network.loopback

@@ -53,6 +53,10 @@ inline constexpr const MetricSpec* kCgroupMemory[] = {
     &metrics::kMemoryUsage, &metrics::kMemoryWorkingSet,   &metrics::kMemoryRss,
     &metrics::kMemoryCache, &metrics::kMemoryInactiveFile, &metrics::kMemoryLimit,
     &metrics::kOomKills};
+inline constexpr const MetricSpec* kCgroupPressure[] = {
+    &metrics::kPressureCpuWaiting,    &metrics::kPressureCpuStalled,
+    &metrics::kPressureMemoryWaiting, &metrics::kPressureMemoryStalled,
+    &metrics::kPressureIoWaiting,     &metrics::kPressureIoStalled};
 inline constexpr const MetricSpec* kNodeMemory[] = {
     &metrics::kNodeCgroupMemoryUsage, &metrics::kNodeWorkingSet, &metrics::kNodeAvailable};
 inline constexpr const MetricSpec* kProcProcess[] = {&metrics::kProcessCpu, &metrics::kProcessRss,
@@ -96,6 +100,9 @@ inline constexpr SourceInfo kCgroupCpuInfo{
 inline constexpr SourceInfo kCgroupMemoryInfo{
     "cgroup_memory", "memory usage, working set, limits, OOM kills from cgroup files", "",
     "--[no-]collector.memory", registry_detail::kCgroupMemory};
+inline constexpr SourceInfo kCgroupPressureInfo{
+    "cgroup_pressure", "pressure stall information (PSI) from {cpu,memory,io}.pressure", "",
+    "--[no-]collector.pressure", registry_detail::kCgroupPressure};
 inline constexpr SourceInfo kNodeMemoryInfo{
     "node_memory", "the kubelet's memory.available from the root or kubepods cgroup, or meminfo",
     "", "--[no-]collector.memory", registry_detail::kNodeMemory};
@@ -103,10 +110,10 @@ inline constexpr SourceInfo kProcProcessInfo{
     "proc_process", "top processes per container from /proc/<pid> (--collector.process)", "",
     "--[no-]collector.process, --collector.process.top", registry_detail::kProcProcess};
 
-inline constexpr std::array<const SourceInfo*, 11> kRegistry = {
-    &kBpfTcpInfo,           &kBpfSocketsInfo,   &kBpfCpuInfo,     &kProcTcpTablesInfo,
-    &kProcSocketTablesInfo, &kProcSockstatInfo, &kProcNetDevInfo, &kCgroupCpuInfo,
-    &kCgroupMemoryInfo,     &kNodeMemoryInfo,   &kProcProcessInfo};
+inline constexpr std::array<const SourceInfo*, 12> kRegistry = {
+    &kBpfTcpInfo,           &kBpfSocketsInfo,     &kBpfCpuInfo,     &kProcTcpTablesInfo,
+    &kProcSocketTablesInfo, &kProcSockstatInfo,   &kProcNetDevInfo, &kCgroupCpuInfo,
+    &kCgroupMemoryInfo,     &kCgroupPressureInfo, &kNodeMemoryInfo, &kProcProcessInfo};
 // The metrics podstat writes about itself (not a source: always there).
 inline constexpr std::span<const metrics::MetricSpec* const> kAgentMetrics =
     registry_detail::kAgent;

@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "podstat/cgroupfs/stats.h"
 #include "podstat/sources/source.h"
@@ -35,6 +37,18 @@ std::unique_ptr<Source> MakeCgroupMemorySource(bool active,
 
 // node_memory: the kubelet's memory.available inputs, node-wide.
 std::unique_ptr<Source> MakeNodeMemorySource(bool active, const cgroupfs::Hierarchies& hierarchies);
+
+// cgroup_pressure: PSI (cpu, memory, io .pressure) of every container, pod and the root, from
+// their cgroup v2 directories.
+std::unique_ptr<Source> MakeCgroupPressureSource(bool active);
+
+// One PSI file: the "some" and "full" lines' total= (microseconds since boot). nullopt when the
+// text has no "some" total (PSI off: the kernel answers EOPNOTSUPP, or a malformed file).
+struct Pressure {
+  uint64_t some_us = 0;
+  std::optional<uint64_t> full_us;  // cpu.pressure has "full" since 5.13
+};
+std::optional<Pressure> ParsePressure(std::string_view text);
 
 // proc_process: the top `top` processes of each container by CPU (0: off).
 std::unique_ptr<Source> MakeProcProcessSource(size_t top);

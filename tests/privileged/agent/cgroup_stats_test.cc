@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "podstat/procfs/mountinfo.h"
+#include "podstat/sources/sources.h"
 #include "podstat/util/file.h"
 #include "support/privileges.h"
 #include "support/workload.h"
@@ -372,6 +373,51 @@ TEST(AgentCgroupStatsTest, RunQueueWaitOfTwoThreadsSharingOneCpu) {
   }
   EXPECT_GT(*wait, 0.6 * *usage);
   EXPECT_LT(*wait, 2.0 * *usage);
+}
+
+// Two busy threads on one CPU stall each other: the cgroup's cpu.pressure "some" total grows, and
+// the agent reports it, read between two reads of the kernel's file (both in microseconds).
+TEST(AgentCgroupStatsTest, CpuPressureOfTwoThreadsSharingOneCpuIsTheKernelsPsi) {
+  PODSTAT_REQUIRE_PRIVILEGES();
+  ContainerCgroup cgroup;
+  const std::string pressure_file = cgroup.Dir(CgroupV2Mount()) + "/cpu.pressure";
+  if (!sources::ParsePressure(ReadFile(pressure_file).value_or(""))) {
+    GTEST_SKIP() << pressure_file << " unreadable: this kernel has PSI off (psi=0)";
+  }
+  Agent agent;
+  ASSERT_TRUE(agent.WaitHealthy()) << agent.Stderr();
+  int done[2];
+  ASSERT_EQ(::pipe(done), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    cgroup.Join();
+    cpu_set_t one{};
+    CPU_SET(0, &one);
+    ::sched_setaffinity(0, sizeof(one), &one);
+    BurnThreads(2, 300ms);
+    (void)!::write(done[1], "k", 1);
+    ::pause();
+    ::_exit(0);
+  }
+  ChildGuard guard(child);
+  char byte;
+  ASSERT_EQ(::read(done[0], &byte, 1), 1);
+  // The threads are done: the file's total only grows no more (nothing of the cgroup runs).
+  const auto before = sources::ParsePressure(*ReadFile(pressure_file));
+  ASSERT_TRUE(before);
+  ASSERT_GT(before->some_us, 100'000u) << "two threads on one CPU for 0.6 s stalled < 0.1 s";
+  const auto waiting =
+      ScrapeUntil(agent, "container_pressure_cpu_waiting_seconds_total", cgroup.id(),
+                  [&](double v) { return v >= before->some_us * 1e-6; });
+  const auto after = sources::ParsePressure(*ReadFile(pressure_file));
+  ASSERT_TRUE(waiting && after) << agent.Stderr();
+  std::printf("cpu.pressure some: file %.6f..%.6f s, agent %.6f s\n", before->some_us * 1e-6,
+              after->some_us * 1e-6, *waiting);
+  EXPECT_GE(*waiting, before->some_us * 1e-6);
+  EXPECT_LE(*waiting, after->some_us * 1e-6);
+  // memory and io pressure exist in the same directory: their series are there too.
+  EXPECT_TRUE(Scrape(agent, "container_pressure_memory_waiting_seconds_total", cgroup.id()));
+  EXPECT_TRUE(Scrape(agent, "container_pressure_io_waiting_seconds_total", cgroup.id()));
 }
 
 TEST(AgentCgroupStatsTest, ProcessCollectorNamesTheBusiestProcess) {
