@@ -104,15 +104,6 @@ std::string_view FindMetricName(std::span<const LabelRef> sorted) {
   return {};
 }
 
-void AppendCounter(std::string& out, std::string_view name, std::string_view labels,
-                   uint64_t value) {
-  out += name;
-  out += labels;
-  out += ' ';
-  out += std::to_string(value);
-  out += '\n';
-}
-
 }  // namespace
 
 size_t RelayStore::StringHash::operator()(std::string_view s) const {
@@ -509,56 +500,5 @@ RelayStats RelayStore::Stats() const {
   return stats;
 }
 
-std::string RelayStore::RenderSelfMetrics() const {
-  const RelayStats stats = Stats();
-  std::string out;
-  out +=
-      "# HELP podstat_receiver_requests_total Remote write requests received, by HTTP status "
-      "code answered.\n"
-      "# TYPE podstat_receiver_requests_total counter\n";
-  std::map<int, uint64_t> requests = stats.requests;
-  for (int code : {204, 400, 413, 415, 429}) requests.emplace(code, 0);  // present from the start
-  for (const auto& [code, count] : requests)
-    AppendCounter(out, "podstat_receiver_requests_total", "{code=\"" + std::to_string(code) + "\"}",
-                  count);
-  out +=
-      "# HELP podstat_receiver_rejected_requests_total Remote write requests refused (4xx), by "
-      "reason: the first rule the request broke.\n"
-      "# TYPE podstat_receiver_rejected_requests_total counter\n";
-  std::map<std::string, uint64_t, std::less<>> rejected = stats.rejected_requests;
-  for (std::string_view reason : reject::kAll) rejected.emplace(std::string(reason), 0);
-  for (const auto& [reason, count] : rejected)
-    AppendCounter(out, "podstat_receiver_rejected_requests_total", "{reason=\"" + reason + "\"}",
-                  count);
-  out +=
-      "# HELP podstat_receiver_samples_total Samples received, by result: accepted (newest so "
-      "far), filtered (metric not allowed), out_of_order (not newer than the stored sample), "
-      "rejected (refused request, or new series over a store limit).\n"
-      "# TYPE podstat_receiver_samples_total counter\n";
-  AppendCounter(out, "podstat_receiver_samples_total", "{result=\"accepted\"}",
-                stats.samples_accepted);
-  AppendCounter(out, "podstat_receiver_samples_total", "{result=\"filtered\"}",
-                stats.samples_filtered);
-  AppendCounter(out, "podstat_receiver_samples_total", "{result=\"out_of_order\"}",
-                stats.samples_out_of_order);
-  AppendCounter(out, "podstat_receiver_samples_total", "{result=\"rejected\"}",
-                stats.samples_rejected);
-  out +=
-      "# HELP podstat_receiver_series Series held by the relay store.\n"
-      "# TYPE podstat_receiver_series gauge\n";
-  AppendCounter(out, "podstat_receiver_series", "", stats.series);
-  out +=
-      "# HELP podstat_receiver_store_bytes Bytes the relay store's series take, counted against "
-      "--receiver.max-bytes (label bytes plus a fixed cost per series).\n"
-      "# TYPE podstat_receiver_store_bytes gauge\n";
-  AppendCounter(out, "podstat_receiver_store_bytes", "", stats.bytes);
-  out +=
-      "# HELP podstat_receiver_series_limit_rejections_total New series refused because the "
-      "relay store held --receiver.max-series series.\n"
-      "# TYPE podstat_receiver_series_limit_rejections_total counter\n";
-  AppendCounter(out, "podstat_receiver_series_limit_rejections_total", "",
-                stats.series_limit_rejections);
-  return out;
-}
 
 }  // namespace podstat::remote_write

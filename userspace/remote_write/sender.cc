@@ -399,46 +399,5 @@ std::vector<EndpointStats> Sender::Stats() const {
   return stats;
 }
 
-std::string Sender::RenderMetrics() const {
-  const std::vector<EndpointStats> stats = Stats();
-  struct Family {
-    const char* name;
-    const char* type;
-    const char* help;
-    double (*value)(const EndpointStats&);
-  };
-  static constexpr Family kFamilies[] = {
-      {"podstat_remote_write_samples_total", "counter", "Samples delivered (2xx), per URL.",
-       [](const EndpointStats& s) { return static_cast<double>(s.samples); }},
-      {"podstat_remote_write_failed_samples_total", "counter",
-       "Samples dropped after a non-retryable answer (4xx other than 429), per URL.",
-       [](const EndpointStats& s) { return static_cast<double>(s.failed_samples); }},
-      {"podstat_remote_write_dropped_samples_total", "counter",
-       "Samples dropped unsent: queue full (oldest first) or shutdown, per URL.",
-       [](const EndpointStats& s) { return static_cast<double>(s.dropped_samples); }},
-      {"podstat_remote_write_retries_total", "counter",
-       "Requests retried after a 5xx, a 429 or a network error, per URL.",
-       [](const EndpointStats& s) { return static_cast<double>(s.retries); }},
-      {"podstat_remote_write_queue_length", "gauge", "Samples waiting to be sent, per URL.",
-       [](const EndpointStats& s) { return static_cast<double>(s.queue_length); }},
-      {"podstat_remote_write_last_success_timestamp_seconds", "gauge",
-       "Unix time of the last delivered request, per URL (0 = never).",
-       [](const EndpointStats& s) { return s.last_success_timestamp_seconds; }},
-  };
-  std::string out;
-  for (const Family& family : kFamilies) {
-    out += std::string("# HELP ") + family.name + " " + family.help + "\n";
-    out += std::string("# TYPE ") + family.name + " " + family.type + "\n";
-    for (const EndpointStats& s : stats) {
-      out += family.name;
-      out += "{url=\"";
-      AppendEscapedLabelValue(out, s.url);
-      out += "\"} ";
-      AppendSampleValue(out, family.value(s));
-      out += '\n';
-    }
-  }
-  return out;
-}
 
 }  // namespace podstat::remote_write

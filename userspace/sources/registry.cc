@@ -74,6 +74,27 @@ constexpr std::pair<std::string_view, std::string_view> kLabels[] = {
     {"podstat_bpf_map_capacity", "`map`"},
     {"podstat_collection_duration_seconds", ""},
     {"podstat_snapshot_age_seconds", ""},
+    {"podstat_receiver_requests_total", "`code`"},
+    {"podstat_receiver_rejected_requests_total", "`reason`"},
+    {"podstat_receiver_samples_total", "`result`"},
+    {"podstat_receiver_series", ""},
+    {"podstat_receiver_store_bytes", ""},
+    {"podstat_receiver_series_limit_rejections_total", ""},
+    {"podstat_remote_write_samples_total", "`url`"},
+    {"podstat_remote_write_failed_samples_total", "`url`"},
+    {"podstat_remote_write_dropped_samples_total", "`url`"},
+    {"podstat_remote_write_retries_total", "`url`"},
+    {"podstat_remote_write_queue_length", "`url`"},
+    {"podstat_remote_write_last_success_timestamp_seconds", "`url`"},
+    {"podstat_http_connections", "`listener`"},
+    {"podstat_http_connections_accepted_total", "`listener`"},
+    {"podstat_http_refused_total", "`listener`, `reason`"},
+    {"podstat_http_timeouts_total", "`listener`, `phase`"},
+    {"podstat_http_tls_handshake_failures_total", "`listener`"},
+    {"podstat_http_auth_failures_total", "`listener`"},
+    {"podstat_http_responses_total", "`listener`, `code`"},
+    {"podstat_http_web_config_reload_failures_total", "`listener`"},
+    {"podstat_http_web_config_last_reload_successful", "`listener`"},
 };
 
 // Markdown table cells: a '|' would end the cell, a newline the row.
@@ -143,7 +164,9 @@ std::string RenderMetricTable() {
         .append("` | ")
         .append(Cell(info->provides))
         .append(" | ")
-        .append(info->fallback_of.empty() ? "" : "`" + std::string(info->fallback_of) + "`")
+        .append(info->fallback_of.empty() ? "" : "`")
+        .append(info->fallback_of)
+        .append(info->fallback_of.empty() ? "" : "`")
         .append(" | ")
         .append(Cell(info->flags))
         .append(" |\n");

@@ -139,7 +139,5 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
-// podstat_http_* families for all the given servers (HELP and TYPE once, a listener label each).
-std::string RenderServerMetrics(const std::vector<const Server*>& servers);
 
 }  // namespace podstat::http

@@ -272,6 +272,74 @@ inline constexpr MetricSpec kCollectionDuration{"podstat_collection_duration_sec
 inline constexpr MetricSpec kSnapshotAge{"podstat_snapshot_age_seconds", Kind::kGauge,
                                          "Age of the collected data served by this scrape."};
 
+// The remote_write receiver (--receiver.enable), the sender (--remote-write.url) and the HTTP
+// listeners say how they do: written by app/self_metrics.cc from their stats, at every scrape.
+inline constexpr MetricSpec kReceiverRequests{
+    "podstat_receiver_requests_total", Kind::kCounter,
+    "Remote write requests received, by HTTP status code answered."};
+inline constexpr MetricSpec kReceiverRejectedRequests{
+    "podstat_receiver_rejected_requests_total", Kind::kCounter,
+    "Remote write requests refused (4xx), by reason: the first rule the request broke."};
+inline constexpr MetricSpec kReceiverSamples{
+    "podstat_receiver_samples_total", Kind::kCounter,
+    "Samples received, by result: accepted (newest so far), filtered (metric not allowed), "
+    "out_of_order (not newer than the stored sample), rejected (refused request, or new series "
+    "over a store limit)."};
+inline constexpr MetricSpec kReceiverSeries{"podstat_receiver_series", Kind::kGauge,
+                                            "Series held by the relay store."};
+inline constexpr MetricSpec kReceiverStoreBytes{
+    "podstat_receiver_store_bytes", Kind::kGauge,
+    "Bytes the relay store's series take, counted against --receiver.max-bytes (label bytes plus "
+    "a fixed cost per series)."};
+inline constexpr MetricSpec kReceiverSeriesLimitRejections{
+    "podstat_receiver_series_limit_rejections_total", Kind::kCounter,
+    "New series refused because the relay store held --receiver.max-series series."};
+inline constexpr MetricSpec kRemoteWriteSamples{
+    "podstat_remote_write_samples_total", Kind::kCounter, "Samples delivered (2xx), per URL."};
+inline constexpr MetricSpec kRemoteWriteFailedSamples{
+    "podstat_remote_write_failed_samples_total", Kind::kCounter,
+    "Samples dropped after a non-retryable answer (4xx other than 429), per URL."};
+inline constexpr MetricSpec kRemoteWriteDroppedSamples{
+    "podstat_remote_write_dropped_samples_total", Kind::kCounter,
+    "Samples dropped unsent: queue full (oldest first) or shutdown, per URL."};
+inline constexpr MetricSpec kRemoteWriteRetries{
+    "podstat_remote_write_retries_total", Kind::kCounter,
+    "Requests retried after a 5xx, a 429 or a network error, per URL."};
+inline constexpr MetricSpec kRemoteWriteQueueLength{
+    "podstat_remote_write_queue_length", Kind::kGauge, "Samples waiting to be sent, per URL."};
+inline constexpr MetricSpec kRemoteWriteLastSuccess{
+    "podstat_remote_write_last_success_timestamp_seconds", Kind::kGauge,
+    "Unix time of the last delivered request, per URL (0 = never)."};
+inline constexpr MetricSpec kHttpConnections{"podstat_http_connections", Kind::kGauge,
+                                             "Client connections open now, per listener."};
+inline constexpr MetricSpec kHttpConnectionsAccepted{
+    "podstat_http_connections_accepted_total", Kind::kCounter,
+    "Client connections accepted by the kernel, refused ones included, per listener."};
+inline constexpr MetricSpec kHttpRefused{
+    "podstat_http_refused_total", Kind::kCounter,
+    "Connections closed unserved (max_connections, max_connections_per_client) and requests "
+    "answered 503 (body_budget: request bodies in flight), per listener."};
+inline constexpr MetricSpec kHttpTimeouts{
+    "podstat_http_timeouts_total", Kind::kCounter,
+    "Connections closed because a phase missed its deadline (header: TLS handshake and request "
+    "header; body; write), per listener."};
+inline constexpr MetricSpec kHttpTlsHandshakeFailures{
+    "podstat_http_tls_handshake_failures_total", Kind::kCounter,
+    "TLS handshakes that failed (bad or missing client certificate, protocol), per listener."};
+inline constexpr MetricSpec kHttpAuthFailures{
+    "podstat_http_auth_failures_total", Kind::kCounter,
+    "Requests answered 401: basic auth missing or wrong, per listener."};
+inline constexpr MetricSpec kHttpResponses{"podstat_http_responses_total", Kind::kCounter,
+                                           "Responses sent, per listener and status code."};
+inline constexpr MetricSpec kHttpWebConfigReloadFailures{
+    "podstat_http_web_config_reload_failures_total", Kind::kCounter,
+    "Changed web config or certificate files that could not be applied (the last good config "
+    "stays), per listener."};
+inline constexpr MetricSpec kHttpWebConfigLastReloadOk{
+    "podstat_http_web_config_last_reload_successful", Kind::kGauge,
+    "1 if the web config in use is the file's current content, 0 if its last change was refused, "
+    "per listener."};
+
 inline constexpr std::array kCatalogue = {kContainerSockets,
                                           kContainerUdpSockets,
                                           kTcpRetransmits,
@@ -329,6 +397,27 @@ inline constexpr std::array kCatalogue = {kContainerSockets,
                                           kUnresolvedCgroups,
                                           kNetworkNamespaces,
                                           kCollectionDuration,
-                                          kSnapshotAge};
+                                          kSnapshotAge,
+                                          kReceiverRequests,
+                                          kReceiverRejectedRequests,
+                                          kReceiverSamples,
+                                          kReceiverSeries,
+                                          kReceiverStoreBytes,
+                                          kReceiverSeriesLimitRejections,
+                                          kRemoteWriteSamples,
+                                          kRemoteWriteFailedSamples,
+                                          kRemoteWriteDroppedSamples,
+                                          kRemoteWriteRetries,
+                                          kRemoteWriteQueueLength,
+                                          kRemoteWriteLastSuccess,
+                                          kHttpConnections,
+                                          kHttpConnectionsAccepted,
+                                          kHttpRefused,
+                                          kHttpTimeouts,
+                                          kHttpTlsHandshakeFailures,
+                                          kHttpAuthFailures,
+                                          kHttpResponses,
+                                          kHttpWebConfigReloadFailures,
+                                          kHttpWebConfigLastReloadOk};
 
 }  // namespace podstat::metrics

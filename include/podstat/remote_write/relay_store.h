@@ -176,9 +176,6 @@ class RelayStore {
 
   RelayStats Stats() const;
 
-  // podstat_receiver_{requests_total{code},rejected_requests_total{reason},samples_total{result},
-  // series,store_bytes,series_limit_rejections_total} as text exposition.
-  std::string RenderSelfMetrics() const;
 
  private:
   // A stored series. Its labels live only in its map key (name \xff value \xff ..., sorted, extra

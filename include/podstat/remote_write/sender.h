@@ -129,8 +129,6 @@ class Sender {
   void Stop();
 
   std::vector<EndpointStats> Stats() const;
-  // The self-metrics above as text exposition.
-  std::string RenderMetrics() const;
 
  private:
   struct Endpoint;

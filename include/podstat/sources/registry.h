@@ -64,9 +64,19 @@ inline constexpr const MetricSpec* kProcProcess[] = {&metrics::kProcessCpu, &met
                                                      &metrics::kProcessRssFile};
 // What podstat says of itself, whatever the sources.
 inline constexpr const MetricSpec* kAgent[] = {
-    &metrics::kSourceActive,      &metrics::kBuildInfo,      &metrics::kUnresolvedCgroups,
+    &metrics::kSourceActive, &metrics::kBuildInfo, &metrics::kUnresolvedCgroups,
     &metrics::kNetworkNamespaces, &metrics::kMetadataErrors, &metrics::kCollectionDuration,
-    &metrics::kSnapshotAge};
+    &metrics::kSnapshotAge,
+    // The relay, the sender and the listeners (app/self_metrics.cc).
+    &metrics::kReceiverRequests, &metrics::kReceiverRejectedRequests, &metrics::kReceiverSamples,
+    &metrics::kReceiverSeries, &metrics::kReceiverStoreBytes,
+    &metrics::kReceiverSeriesLimitRejections, &metrics::kRemoteWriteSamples,
+    &metrics::kRemoteWriteFailedSamples, &metrics::kRemoteWriteDroppedSamples,
+    &metrics::kRemoteWriteRetries, &metrics::kRemoteWriteQueueLength,
+    &metrics::kRemoteWriteLastSuccess, &metrics::kHttpConnections,
+    &metrics::kHttpConnectionsAccepted, &metrics::kHttpRefused, &metrics::kHttpTimeouts,
+    &metrics::kHttpTlsHandshakeFailures, &metrics::kHttpAuthFailures, &metrics::kHttpResponses,
+    &metrics::kHttpWebConfigReloadFailures, &metrics::kHttpWebConfigLastReloadOk};
 }  // namespace registry_detail
 
 // In the order a pass runs them: the BPF map reads first (their cgroup ids are then resolved by

@@ -6,10 +6,17 @@
 #include <map>
 #include <thread>
 
+#include "podstat/app/self_metrics.h"
 #include "podstat/remote_write/snappy.h"
 
 namespace podstat::remote_write {
 namespace {
+
+// The relay's self-metrics as /metrics writes them.
+std::string SelfMetricsText(const RelayStore& store) {
+  const RelayStats stats = store.Stats();
+  return app::RenderSelfFamilies({&stats, {}, {}});
+}
 
 constexpr std::string_view kType = "application/x-protobuf";
 const Clock::time_point kNow = Clock::time_point() + std::chrono::hours(1);
@@ -174,7 +181,7 @@ TEST_F(RemoteWriteReceiver, CountsEveryRefusalByReason) {
       {"invalid_utf8", 1},     {"label_value_length_limit", 1}, {"max_series", 1},
       {"too_far_in_future", 1}};
   EXPECT_EQ(stats.rejected_requests, want);
-  const std::string text = store_->RenderSelfMetrics();
+  const std::string text = SelfMetricsText(*store_);
   EXPECT_NE(text.find("podstat_receiver_rejected_requests_total{reason=\"invalid_utf8\"} 1\n"),
             std::string::npos)
       << text;

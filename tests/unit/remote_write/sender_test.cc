@@ -12,6 +12,7 @@
 #include <fstream>
 #include <functional>
 
+#include "podstat/app/self_metrics.h"
 #include "podstat/remote_write/snappy.h"
 #include "podstat/util/fd.h"
 
@@ -359,8 +360,8 @@ TEST_F(RemoteWriteSender, FullQueueDropsOldestAndStopIsPromptDuringBackoff) {
   EndpointStats stats = sender->Stats()[0];
   EXPECT_EQ(stats.dropped_samples, 6u);
   EXPECT_EQ(stats.queue_length, 4u);
-  EXPECT_NE(sender->RenderMetrics().find("podstat_remote_write_queue_length{url=\"" +
-                                         options.urls[0] + "\"} 4\n"),
+  EXPECT_NE(app::RenderSelfFamilies({nullptr, sender->Stats(), {}})
+                .find("podstat_remote_write_queue_length{url=\"" + options.urls[0] + "\"} 4\n"),
             std::string::npos);
 
   const auto start = Steady::now();
@@ -423,7 +424,7 @@ TEST_F(RemoteWriteSender, MetricsCarryTheRedactedUrlAndPassPromtool) {
   auto sender = Start(options);
   sender->Enqueue({Gauge("a", 1, 1)});
   ASSERT_TRUE(WaitUntil([&] { return sender->Stats()[0].samples == 1; }));
-  const std::string text = sender->RenderMetrics();
+  const std::string text = app::RenderSelfFamilies({nullptr, sender->Stats(), {}});
   EXPECT_EQ(text.find("pw"), std::string::npos) << text;
   EXPECT_EQ(text.find("s3cr3t"), std::string::npos) << text;
   const std::string label =

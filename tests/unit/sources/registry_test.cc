@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/exposition_snapshots.h"
+#include "podstat/app/self_metrics.h"
 #include "podstat/metrics/exposition.h"
 
 namespace podstat::sources {
@@ -75,6 +76,13 @@ TEST(Registry, DocumentedLabelsAreTheWritersLabels) {
   LabelNames sink;
   metrics::WriteFamilies(testing::EveryKindSnapshot(),
                          {"6.18.0", std::chrono::system_clock::time_point(), true}, sink);
+  // The relay's, the sender's and a listener's, as /metrics appends them.
+  remote_write::RelayStats relay;
+  relay.requests[204] = 1;
+  http::ServerStats listener;
+  listener.name = "web";
+  listener.responses[200] = 3;
+  app::WriteSelfFamilies({&relay, {{"https://example.invalid/api/v1/write"}}, {listener}}, sink);
   for (const metrics::MetricSpec& spec : metrics::kCatalogue) {
     const auto written = sink.names_.find(std::string(spec.name));
     ASSERT_NE(written, sink.names_.end())

@@ -20,6 +20,7 @@
 #include "podstat/app/exposition_cache.h"
 #include "podstat/app/remote_write_bridge.h"
 #include "podstat/app/sampler.h"
+#include "podstat/app/self_metrics.h"
 #include "podstat/app/status_page.h"
 #include "podstat/cgroup/namespace.h"
 #include "podstat/cgroup/resolver.h"
@@ -367,13 +368,18 @@ int Run(const Config& config) {
          const metrics::BuildContext context{kernel, std::chrono::system_clock::now(),
                                              config.compat_cadvisor};
          std::vector<remote_write::RelayFamily> relayed;
-         std::string self_metrics;
+         SelfMetricsInput self;
+         remote_write::RelayStats relay_stats;
          if (relay) {
            relayed = relay->Collect(remote_write::Clock::now());
-           self_metrics += relay->RenderSelfMetrics();
+           relay_stats = relay->Stats();
+           self.relay = &relay_stats;
          }
-         if (sender) self_metrics += sender->RenderMetrics();
-         self_metrics += http::RenderServerMetrics({web_stats.load(), receiver_stats.load()});
+         if (sender) self.senders = sender->Stats();
+         for (const http::Server* listener : {web_stats.load(), receiver_stats.load()}) {
+           if (listener) self.servers.push_back(listener->Stats());
+         }
+         const std::string self_metrics = RenderSelfFamilies(self);
          const auto accept = request.headers.find("accept-encoding");
          ExpositionPage page = exposition.Render(
              snapshot, context, relayed, self_metrics,
