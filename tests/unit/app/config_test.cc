@@ -5,8 +5,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "podstat/util/flags.h"
+
 namespace podstat::app {
 namespace {
+
+using flags::ParseDuration;
 
 std::optional<Config> Parse(std::vector<std::string> args, std::string* error = nullptr) {
   std::string ignored;
