@@ -3,7 +3,6 @@
 #include "podstat/privilege/capabilities.h"
 #include "podstat/remote_write/validate.h"
 #include "podstat/util/flags.h"
-#include "podstat/util/strings.h"
 
 namespace podstat::app {
 namespace {
@@ -19,20 +18,10 @@ std::string CapabilitiesText() {
   std::string text =
       "\nCapabilities (root is not required; without one, the agent logs what it loses and goes "
       "on).\nAfter attaching its eBPF programs it keeps only those marked \"kept\":\n";
-  constexpr size_t kWidth = 96;
   for (const privilege::CapabilityNeed& need : privilege::Needs()) {
-    const std::string entry = std::string(need.name) + (need.lifetime ? " (kept)" : "") +
-                              (need.optional ? " (optional)" : "") + ": " + need.used_for + ".";
-    std::string line = " ";
-    for (const std::string_view word : SplitFields(entry)) {
-      if (line.size() + 1 + word.size() > kWidth) {
-        text += line + "\n";
-        line = "   ";
-      }
-      line += " ";
-      line += word;
-    }
-    text += line + "\n";
+    text += flags::Wrap(std::string(need.name) + (need.lifetime ? " (kept)" : "") +
+                            (need.optional ? " (optional)" : "") + ": " + need.used_for + ".",
+                        2, 4);
   }
   return text;
 }
@@ -47,8 +36,10 @@ Signals: SIGTERM and SIGINT stop the agent cleanly; SIGHUP re-reads container na
 )") + CapabilitiesText();
 }
 
-// Every flag, area by area; the order here is the order of --help.
+// Every flag, area by area, bound to `config`; the order here is the order of --help.
 void RegisterAll(CLI::App& app, Config& config) {
+  app.name("podstat");
+  flags::Configure(app, kDescription, Footer());
   RegisterWebFlags(app, config);
   RegisterLogFlags(app, config);
   RegisterPathFlags(app, config);
@@ -343,8 +334,6 @@ void RegisterGeneralFlags(CLI::App& app, Config& config) {
 std::string UsageText() {
   Config defaults;
   CLI::App app;
-  app.name("podstat");
-  flags::Configure(app, kDescription, Footer());
   RegisterAll(app, defaults);
   return flags::Help(app);
 }
@@ -352,8 +341,6 @@ std::string UsageText() {
 std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::string* error) {
   Config config;
   CLI::App app;
-  app.name("podstat");
-  flags::Configure(app, kDescription, Footer());
   RegisterAll(app, config);
   if (!flags::ParseArgs(app, args, error)) return std::nullopt;
   if (std::string rule = CrossFlagError(config); !rule.empty()) {

@@ -21,23 +21,6 @@ std::string Label(const CLI::Option& option) {
   return "--" + name + "=" + option.get_type_name();
 }
 
-// `text` wrapped at kHelpWidth, each line indented to kDescriptionColumn.
-std::string WrapDescription(std::string_view text) {
-  const std::string indent(kDescriptionColumn, ' ');
-  std::string out;
-  std::string line;
-  for (const std::string_view word : SplitFields(text)) {
-    if (!line.empty() && kDescriptionColumn + line.size() + 1 + word.size() > kHelpWidth) {
-      out += indent + line + "\n";
-      line.clear();
-    }
-    if (!line.empty()) line += ' ';
-    line += word;
-  }
-  if (!line.empty()) out += indent + line + "\n";
-  return out;
-}
-
 // The whole --help layout: CLI11's default puts types and defaults in columns of their own and
 // does not wrap descriptions; podstat's flags are documented in sentences.
 class HelpFormatter : public CLI::Formatter {
@@ -58,7 +41,8 @@ class HelpFormatter : public CLI::Formatter {
 
   std::string make_option(const CLI::Option* option, bool) const override {
     const std::string label = "  " + Label(*option);
-    std::string description = WrapDescription(option->get_description());
+    std::string description =
+        Wrap(option->get_description(), kDescriptionColumn, kDescriptionColumn);
     if (label.size() + 1 <= kDescriptionColumn) {
       // The first line of the description goes beside the label.
       return label + description.substr(label.size());
@@ -71,6 +55,19 @@ std::string MustBeOneOf(std::initializer_list<const char*> choices) {
   std::string text = "one of";
   for (const char* choice : choices) text += std::string(text.size() > 6 ? ", " : " ") + choice;
   return text;
+}
+
+// A decimal number in [min, max], handed to `store`.
+Setter InRange(uint64_t min, uint64_t max, std::function<void(uint64_t)> store) {
+  return [min, max, store = std::move(store)](const std::string& value, std::string* must_be) {
+    const auto number = ParseUint64(value);
+    if (!number || *number < min || *number > max) {
+      *must_be = "from " + std::to_string(min) + " to " + std::to_string(max);
+      return false;
+    }
+    store(*number);
+    return true;
+  };
 }
 
 }  // namespace
@@ -191,30 +188,13 @@ CLI::Option* AddDuration(CLI::App& app, const std::string& name, std::chrono::mi
 
 CLI::Option* AddUint(CLI::App& app, const std::string& name, uint64_t& field, uint64_t min,
                      uint64_t max, const std::string& help) {
-  return AddValue(app, name, "N", help,
-                  [&field, min, max](const std::string& value, std::string* must_be) {
-                    const auto number = ParseUint64(value);
-                    if (!number || *number < min || *number > max) {
-                      *must_be = "from " + std::to_string(min) + " to " + std::to_string(max);
-                      return false;
-                    }
-                    field = *number;
-                    return true;
-                  });
+  return AddValue(app, name, "N", help, InRange(min, max, [&field](uint64_t n) { field = n; }));
 }
 
 CLI::Option* AddUint(CLI::App& app, const std::string& name, uint32_t& field, uint32_t min,
                      uint32_t max, const std::string& help) {
   return AddValue(app, name, "N", help,
-                  [&field, min, max](const std::string& value, std::string* must_be) {
-                    const auto number = ParseUint64(value);
-                    if (!number || *number < min || *number > max) {
-                      *must_be = "from " + std::to_string(min) + " to " + std::to_string(max);
-                      return false;
-                    }
-                    field = static_cast<uint32_t>(*number);
-                    return true;
-                  });
+                  InRange(min, max, [&field](uint64_t n) { field = static_cast<uint32_t>(n); }));
 }
 
 CLI::Option* AddRepeated(CLI::App& app, const std::string& name, std::vector<std::string>& field,
@@ -288,5 +268,22 @@ bool ParseArgs(CLI::App& app, const std::vector<std::string>& args, std::string*
 }
 
 std::string Help(const CLI::App& app) { return app.help(); }
+
+std::string Wrap(std::string_view text, size_t first_indent, size_t next_indent) {
+  std::string out;
+  std::string line;
+  size_t indent = first_indent;
+  for (const std::string_view word : SplitFields(text)) {
+    if (!line.empty() && indent + line.size() + 1 + word.size() > kHelpWidth) {
+      out += std::string(indent, ' ') + line + "\n";
+      line.clear();
+      indent = next_indent;
+    }
+    if (!line.empty()) line += ' ';
+    line += word;
+  }
+  if (!line.empty()) out += std::string(indent, ' ') + line + "\n";
+  return out;
+}
 
 }  // namespace podstat::flags

@@ -81,4 +81,8 @@ bool ParseArgs(CLI::App& app, const std::vector<std::string>& args, std::string*
 // --help: the description, usage, every group of flags, then the footer.
 std::string Help(const CLI::App& app);
 
+// `text` as lines of at most --help's width (96): the first indented by `first_indent` spaces,
+// the others by `next_indent`; for prose in a footer.
+std::string Wrap(std::string_view text, size_t first_indent, size_t next_indent);
+
 }  // namespace podstat::flags
