@@ -254,7 +254,18 @@ bool ParseArgs(CLI::App& app, const std::vector<std::string>& args, std::string*
                  ? "flag " + what.substr(0, colon) + " needs a value"
                  : what + " (see --help)";
     return false;
-  } catch (const CLI::ParseError& e) {  // e.g. "Could not convert: --bpf = maybe"
+  } catch (const CLI::ConversionError& e) {
+    // Only toggles convert in CLI11 (values go to a Setter): "Could not convert: --bpf = maybe".
+    const std::string what = e.what();
+    const size_t colon = what.find(": ");
+    const size_t equals = what.find(" = ");
+    *error = colon != std::string::npos && equals != std::string::npos && colon < equals
+                 ? "invalid value '" + what.substr(equals + 3) + "' for " +
+                       what.substr(colon + 2, equals - colon - 2) +
+                       ": must be true or false (see --help)"
+                 : what + " (see --help)";
+    return false;
+  } catch (const CLI::ParseError& e) {
     *error = std::string(e.what()) + " (see --help)";
     return false;
   }
