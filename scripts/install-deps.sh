@@ -16,6 +16,7 @@ packages=(
   libicu-dev                                             # UTF-8 validation of label values
   libre2-dev                                             # the receiver's allow-list regexes
   libyaml-cpp-dev                                        # --web.config.file (exporter-toolkit YAML)
+  libcli11-dev                                           # command-line flags and --help
   libssl-dev libcrypt-dev                                # TLS, SHA-256 and base64; bcrypt (crypt_r)
   iproute2 curl ca-certificates
 )

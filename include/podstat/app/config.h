@@ -1,4 +1,6 @@
-// Command-line flags, Prometheus-exporter style (--name=value, --name value, --[no-]flag).
+// Command-line flags, Prometheus-exporter style (--name=value, --name value, --[no-]flag), on
+// CLI11 through util/flags.h. Each area registers its own flags into Config; a source that owns
+// its settings can take its Register*Flags function along.
 #pragma once
 
 #include <chrono>
@@ -11,6 +13,10 @@
 
 #include "podstat/util/host_paths.h"
 #include "podstat/util/log.h"
+
+namespace CLI {
+class App;
+}
 
 namespace podstat::app {
 
@@ -77,12 +83,26 @@ struct Config {
   bool version = false;
 };
 
-// Parses "250ms", "15s", "5m", "1h", "0s"; nullopt otherwise.
-std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text);
-
 // Parses argv[1..]. On a bad flag returns nullopt with a one-line reason in *error.
 std::optional<Config> ParseFlags(const std::vector<std::string>& args, std::string* error);
 
+// --help, generated from the registered flags.
 std::string UsageText();
+
+// The flags of one area, bound to `config`'s fields; each starts its own group in --help. Called
+// in this order by ParseFlags and UsageText.
+void RegisterWebFlags(CLI::App& app, Config& config);
+void RegisterLogFlags(CLI::App& app, Config& config);
+void RegisterPathFlags(CLI::App& app, Config& config);
+void RegisterSampleFlags(CLI::App& app, Config& config);
+void RegisterBpfFlags(CLI::App& app, Config& config);
+void RegisterMetadataFlags(CLI::App& app, Config& config);
+void RegisterCpuFlags(CLI::App& app, Config& config);  // collector.cpu, bpf.cpu, bpf.max-tasks
+void RegisterMemoryFlags(CLI::App& app, Config& config);
+void RegisterProcessFlags(CLI::App& app, Config& config);
+void RegisterNetworkFlags(CLI::App& app, Config& config);  // collector.network*, --compat
+void RegisterReceiverFlags(CLI::App& app, Config& config);
+void RegisterRemoteWriteFlags(CLI::App& app, Config& config);
+void RegisterGeneralFlags(CLI::App& app, Config& config);  // --check, --version, -h/--help
 
 }  // namespace podstat::app

@@ -5,8 +5,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "podstat/util/flags.h"
+#include "podstat/util/strings.h"
+
 namespace podstat::app {
 namespace {
+
+using flags::ParseDuration;
 
 std::optional<Config> Parse(std::vector<std::string> args, std::string* error = nullptr) {
   std::string ignored;
@@ -228,6 +233,46 @@ TEST(Flags, WebListenerFlags) {
   EXPECT_FALSE(Parse({"--web.header-timeout=0s"}, &error));
   EXPECT_NE(error.find("at least"), std::string::npos) << error;
   EXPECT_FALSE(Parse({"--web.max-connections=0"}, &error));
+}
+
+}  // namespace
+}  // namespace podstat::app
+
+namespace podstat::app {
+namespace {
+
+// --help is generated from the registered flags, one heading per area, in this order.
+TEST(Usage, GroupsFlagsByArea) {
+  const std::string usage = UsageText();
+  size_t at = 0;
+  for (const char* heading :
+       {"\nWeb:\n  --web.listen-address=ADDR", "\nLogging:\n", "\nHost paths:\n", "\nSampling:\n",
+        "\neBPF:\n  --[no-]bpf ", "\nMetadata:\n", "\nCollectors:\n  --[no-]collector.cpu ",
+        "\nReceiver (remote_write in):\n", "\nRemote write (out):\n", "\nGeneral:\n",
+        "\nEndpoints: ", "\nCapabilities "}) {
+    const size_t found = usage.find(heading, at);
+    ASSERT_NE(found, std::string::npos) << heading << " (after offset " << at << ")";
+    at = found;
+  }
+  for (const std::string_view line : SplitLines(usage)) {
+    EXPECT_LE(line.size(), 96u) << line;
+  }
+}
+
+TEST(Flags, EmptyValuesAndToggleValues) {
+  std::string error;
+  const auto config = Parse(
+      {"--runtime.docker-endpoint=", "--log.level=warn", "--no-collector.cpu=false", "--bpf=false"},
+      &error);
+  ASSERT_TRUE(config) << error;
+  EXPECT_EQ(config->docker_endpoint, "");  // "" turns the Docker provider off
+  EXPECT_EQ(config->log_level, LogLevel::kWarn);
+  EXPECT_TRUE(config->collect_cpu);
+  EXPECT_FALSE(config->bpf);
+  // A duration whose milliseconds wrap around 2^64 (to 384 ms) was taken as that.
+  EXPECT_FALSE(Parse({"--sample.interval=18446744073709552s"}, &error));
+  EXPECT_FALSE(Parse({"--bpf=maybe"}, &error));
+  EXPECT_NE(error.find("--bpf"), std::string::npos) << error;
 }
 
 }  // namespace
