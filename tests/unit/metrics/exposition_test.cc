@@ -269,6 +269,7 @@ TEST(RenderText, EscapesLabelValues) {
   model::CgroupStats odd;
   odd.path = "/weird\"name\\with\nnewline";
   odd.tcp.emplace();
+  (*odd.tcp)[9] = 1;  // a listener: a cgroup holding no socket would have no TCP series
   snapshot.cgroups = {odd};
   const auto text = RenderText(snapshot, BuildContext{});
   EXPECT_NE(text.find("id=\"/weird\\\"name\\\\with\\nnewline\""), std::string::npos) << text;
@@ -393,8 +394,8 @@ size_t SeriesOf(const std::vector<prometheus::MetricFamily>& families, const std
   return count;
 }
 
-// A cgroup that has had sockets and holds none now (the eBPF map keeps its zeroed entry), and
-// one that never had any but whose namespace reports sockstat: at HEAD both got 12 TCP states,
+// Beside a busy container, one that has had sockets and holds none now (the eBPF map keeps its
+// zeroed entry) and owns a namespace without any: before these rules it got 12 TCP states,
 // 8 socket kinds, 1 UDP and 4 event series of zeros, and cAdvisor's 11 + 11 + 1 + 1.
 model::Snapshot QuietAndBusy() {
   model::Snapshot snapshot = OneNetworkedContainer();
