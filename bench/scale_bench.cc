@@ -137,6 +137,7 @@ struct Options {
   int scrapes = 100;
   int fresh_scrapes = 30;
   int scan_passes = 5;
+  bool series_only = false;  // only count the series each container costs, with and without compat
   std::string podstat = PODSTAT_BINARY;
 };
 
@@ -170,11 +171,13 @@ Options ParseOptions(int argc, char** argv) {
       options.scan_passes = static_cast<int>(number(1, 1000));
     } else if (name == "--podstat") {
       options.podstat = value;
+    } else if (arg == "--series-only") {
+      options.series_only = true;
     } else {
       throw std::runtime_error(
           "unknown argument " + arg +
           "\nusage: podstat_scale_bench [--containers=N] [--idle-seconds=S] [--load-seconds=S] "
-          "[--scrapes=K] [--fresh-scrapes=K] [--scan-passes=P] [--podstat=PATH]");
+          "[--scrapes=K] [--fresh-scrapes=K] [--scan-passes=P] [--podstat=PATH] [--series-only]");
     }
   }
   return options;
@@ -292,6 +295,7 @@ class PseudoContainer {
 
   pid_t pid() const { return workload_.pid(); }
   const std::string& id() const { return container_.id(); }
+  const std::string& pod_id() const { return pod_.id(); }
 
  private:
   TestCgroup pod_;
@@ -559,6 +563,33 @@ int ContainersOnPage(const std::vector<podstat::testing::Sample>& samples,
   int found = 0;
   for (const std::string& id : ids) found += seen.count(id) > 0 ? 1 : 0;
   return found;
+}
+
+// What one container costs on the page: the series carrying its cgroup's id, by family, and
+// those of its pod-level cgroup (CPU and memory; the kubelet's layout has one per pod).
+struct SeriesCost {
+  std::map<std::string, int> container;  // family -> series with id=<container>
+  std::map<std::string, int> pod;        // family -> series with id=<pod>
+  int container_total = 0, pod_total = 0;
+};
+
+std::vector<SeriesCost> SeriesPerContainer(
+    const std::vector<podstat::testing::Sample>& samples,
+    const std::vector<std::unique_ptr<PseudoContainer>>& containers) {
+  std::map<std::string, std::map<std::string, int>, std::less<>> by_id;
+  for (const auto& sample : samples) {
+    if (const auto it = sample.labels.find("id"); it != sample.labels.end())
+      ++by_id[it->second][sample.name];
+  }
+  std::vector<SeriesCost> costs;
+  for (const auto& container : containers) {
+    SeriesCost& cost = costs.emplace_back();
+    cost.container = by_id[container->id()];
+    cost.pod = by_id[container->pod_id()];
+    for (const auto& [family, count] : cost.container) cost.container_total += count;
+    for (const auto& [family, count] : cost.pod) cost.pod_total += count;
+  }
+  return costs;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -972,6 +1003,56 @@ void PrintPrograms(const char* label, const LoadResult& load, const char* unit) 
 
 // ---------------------------------------------------------------------------------------------
 
+// --series-only: the agent without and with --compat=cadvisor, each scraped once every container
+// shows its 2 listeners; prints the first container's series family by family and the range over
+// all of them.
+void PrintSeriesCost(const Options& options,
+                     const std::vector<std::unique_ptr<PseudoContainer>>& containers) {
+  for (const bool compat : {false, true}) {
+    std::vector<std::string> flags = {"--runtime.docker-endpoint=", "--sample.max-age=0s"};
+    if (compat) flags.push_back("--compat=cadvisor");
+    AgentProcess agent(options.podstat, flags);
+    agent.WaitHealthy();
+    std::vector<podstat::testing::Sample> samples;
+    const bool settled = podstat::testing::PollUntil(
+        [&] {
+          samples = podstat::testing::ParseExposition(agent.Scrape());
+          for (const auto& container : containers) {
+            const auto listen = podstat::testing::FindSample(
+                samples, "container_tcp_sockets", {{"id", container->id()}, {"state", "listen"}});
+            if (listen != 2.0) return false;
+          }
+          return true;
+        },
+        std::chrono::seconds(30), std::chrono::milliseconds(200));
+    const std::vector<SeriesCost> costs = SeriesPerContainer(samples, containers);
+    std::printf("\n  %s%s\n", agent.command_line().c_str(),
+                settled ? "" : "  (not every listener seen within 30 s)");
+    const SeriesCost& first = costs.front();
+    std::printf("  series of one container (id=%s), by family:\n",
+                containers.front()->id().c_str());
+    for (const auto& [family, count] : first.container) {
+      std::printf("    %4d  %s\n", count, family.c_str());
+    }
+    std::printf("  and of its pod's cgroup (id=%s):\n", containers.front()->pod_id().c_str());
+    for (const auto& [family, count] : first.pod) {
+      std::printf("    %4d  %s\n", count, family.c_str());
+    }
+    auto range = [&](int SeriesCost::*field) {
+      int low = costs.front().*field, high = low;
+      for (const SeriesCost& cost : costs) {
+        low = std::min(low, cost.*field);
+        high = std::max(high, cost.*field);
+      }
+      return low == high ? std::to_string(low)
+                         : std::to_string(low) + " .. " + std::to_string(high);
+    };
+    PrintRow("series per container (its own id)", range(&SeriesCost::container_total));
+    PrintRow("series per pod cgroup", range(&SeriesCost::pod_total));
+    PrintRow("series on the page, all", std::to_string(samples.size()));
+  }
+}
+
 int Run(const Options& options) {
   if (::geteuid() != 0) {
     std::fprintf(stderr, "podstat_scale_bench needs root (cgroups, network namespaces, BPF)\n");
@@ -1007,6 +1088,12 @@ int Run(const Options& options) {
       "each one process, its own netns: 2 TCP listeners, 4 established pairs, 1 UDP socket\n",
       options.containers, Seconds(Clock::now() - setup_start), tree.burstable().id().c_str(),
       v1_list.empty() ? " no v1 hierarchy" : v1_list.c_str());
+
+  if (options.series_only) {
+    PrintSeriesCost(options, containers);
+    std::printf("\ncleaning up\n");
+    return 0;
+  }
 
   // -- the baseline
   const ScanResult scan = RunBaselineScan(pids, options.scan_passes);
@@ -1044,6 +1131,12 @@ int Run(const Options& options) {
     PrintRow("series (sample lines)", std::to_string(samples.size()));
     PrintRow("  per container",
              Format("%.1f", static_cast<double>(samples.size()) / options.containers));
+    int own = 0;
+    for (const SeriesCost& cost : SeriesPerContainer(samples, containers)) {
+      own += cost.container_total + cost.pod_total;
+    }
+    PrintRow("  per container, its own id and its pod's",
+             Format("%.1f", static_cast<double>(own) / options.containers));
     PrintRow("bytes, plain", Format("%.0f", static_cast<double>(page.size())));
     PrintRow("bytes, gzip (Accept-Encoding: gzip)",
              gzip.gzip ? Format("%.0f", static_cast<double>(gzip.bytes))

@@ -66,10 +66,29 @@ inline model::Snapshot EveryKindSnapshot() {
   odd.cpu = model::CgroupCpu{1, 3, 7, std::nullopt};
   odd.memory = model::CgroupMemory{10, 10, 10, 0, 0, std::nullopt, 0};
 
+  // Had sockets, holds none now (its eBPF map entry stays), owns a namespace without sockets:
+  // no TCP, socket or event series (series hygiene), no sockstat protocol but tcp and udp.
+  model::CgroupStats quiet;
+  quiet.cgroup_id = 13;
+  quiet.path = "/system.slice/quiet.service";
+  quiet.tcp.emplace();
+  quiet.tcp_inet6.emplace();
+  quiet.sockets.emplace();
+  quiet.tcp_events = model::TcpEvents{};
+  model::NetworkStats quiet_network;
+  quiet_network.netns_inode = 4026532000;
+  quiet_network.inuse = {{"tcp", 0},      {"tcp6", 0}, {"udp", 0},  {"udp6", 0}, {"udplite", 0},
+                         {"udplite6", 0}, {"raw", 0},  {"raw6", 0}, {"frag", 0}, {"frag6", 0}};
+  quiet_network.sockets_used = 0;
+  quiet_network.tcp_time_wait = 0;
+  quiet_network.frag_memory_bytes = {{"frag", 0}, {"frag6", 0}};
+  quiet.network = quiet_network;
+  quiet.cpu = model::CgroupCpu{5'000'000, 4'000'000, 1'000'000, std::nullopt};
+
   model::CgroupStats root;
   root.path = "/";
   root.cpu = model::CgroupCpu{987'654'321'012'345'678, 1, 2, std::nullopt};
-  snapshot.cgroups = {pod, odd, root};
+  snapshot.cgroups = {pod, odd, quiet, root};
 
   snapshot.node_sockstat = model::NodeSockstat{0, 9, {{"tcp", 21}, {"udp", 3}}};
   snapshot.node_memory = model::NodeMemory{16ull << 30, 700, 200, 500, -12, "cgroup v1 root"};

@@ -97,7 +97,8 @@ Labels PlainDockerLabels(const Container& container) {
 }
 
 // Scrapes until the agent reports, for container_id=<container.id()>, exactly one series per
-// state whose value equals what /proc shows in the container's namespace right now, /proc equals
+// reported state (not close or new_syn_recv, which no source can count: /proc must show none
+// either) whose value equals what /proc shows in the container's namespace right now, /proc equals
 // `intended`, and every series carries `want_labels` (an absent label counts as ""). Gives up
 // after `timeout` and then explains the last scrape state by state. On success, `took` (if given)
 // says how long after the first scrape the agent got it right.
@@ -121,21 +122,25 @@ Labels PlainDockerLabels(const Container& container) {
             FindSample(series, kTcpSockets, {{"state", std::string(state)}});
         const int64_t in_proc = proc.at(std::string(state));
         const int64_t wanted = intended.at(std::string(state));
-        const bool row_ok = got && *got == static_cast<double>(in_proc) && in_proc == wanted;
+        const bool reported = IsReportedTcpState(state);
+        const bool row_ok = reported
+                                ? got && *got == static_cast<double>(in_proc) && in_proc == wanted
+                                : !got && in_proc == 0 && wanted == 0;
         ok = ok && row_ok;
         const std::string got_text =
             got ? std::to_string(static_cast<long long>(*got)) : std::string("absent");
         report += "  " + std::string(state) + std::string(13 - state.size(), ' ') +
                   Pad(got_text, 6) + Pad(std::to_string(wanted), 10) +
-                  Pad(std::to_string(in_proc), 7) + (row_ok ? "" : "   <-- differs") + "\n";
+                  Pad(std::to_string(in_proc), 7) + (row_ok ? "" : "   <-- differs") +
+                  (reported ? "" : "   (not reported)") + "\n";
       }
-      if (series.size() != std::size(kTcpStateNames)) {
+      if (series.size() != kReportedTcpStateCount) {
         ok = false;
         report += "  " + std::to_string(series.size()) + " series carry container_id=\"" +
-                  container.id() + "\", want one per state (" +
-                  std::to_string(std::size(kTcpStateNames)) + ")\n";
+                  container.id() + "\", want one per reported state (" +
+                  std::to_string(kReportedTcpStateCount) + ")\n";
       }
-      // One line per wrong label (not per series: all 12 states usually agree), with an example.
+      // One line per wrong label (not per series: all 10 states usually agree), with an example.
       for (const auto& [label, want] : want_labels) {
         size_t wrong = 0;
         const Sample* example = nullptr;

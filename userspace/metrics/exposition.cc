@@ -66,9 +66,59 @@ std::vector<Identity> Identities(const model::Snapshot& snapshot) {
 }
 
 // cAdvisor's tcp_state values, in kernel state order (index = state - 1); new_syn_recv has none.
+// cAdvisor emits close (always 0: /proc/net/tcp lists no CLOSE socket), so compat keeps it.
 constexpr std::array<std::string_view, 11> kCadvisorTcpStates = {
     "established", "synsent",   "synrecv", "finwait1", "finwait2", "timewait",
     "close",       "closewait", "lastack", "listen",   "closing"};
+
+// Series hygiene: no series that can only ever be 0, none for a cgroup with nothing to say.
+//
+// container_tcp_sockets leaves out two of the kernel's 12 states (include/net/tcp_states.h):
+// CLOSE (7), because tcp_set_state(TCP_CLOSE) unhashes the socket, so sock_diag and
+// /proc/net/tcp never list one and the eBPF program counts X->CLOSE as a -1 on X only; and
+// NEW_SYN_RECV (12), because a request socket is no full socket: the state tracepoint never
+// fires for it, and sock_diag (inet_req_diag_fill) and /proc/net/tcp (get_openreq4) print it as
+// SYN_RECV without an inode or a cgroup. Index = state - 1.
+constexpr std::array<size_t, 10> kReportedTcpStates = {0, 1, 2, 3, 4, 5, 7, 8, 9, 10};
+
+// A cgroup reports TCP (container_tcp_sockets, the event counters, cAdvisor's tcp names) when it
+// holds a socket in a reported state (TIME_WAIT of its namespace included) or one of its event
+// counters has moved; then every reported state, 0 or not, so its series stay put while it has
+// sockets. A cgroup with neither has no TCP series at all.
+bool HoldsTcpSockets(const model::CgroupStats& cgroup) {
+  if (!cgroup.tcp) return false;
+  return std::any_of(kReportedTcpStates.begin(), kReportedTcpStates.end(),
+                     [&](size_t state) { return (*cgroup.tcp)[state] > 0; });
+}
+
+bool TcpEventsMoved(const model::CgroupStats& cgroup) {
+  if (!cgroup.tcp_events) return false;
+  const model::TcpEvents& e = *cgroup.tcp_events;
+  return e.retransmits > 0 || e.connect_failures > 0 || e.resets_sent > 0 || e.resets_received > 0;
+}
+
+bool ReportsTcp(const model::CgroupStats& cgroup) {
+  return HoldsTcpSockets(cgroup) || TcpEventsMoved(cgroup);
+}
+
+// A cgroup reports sockets (container_sockets, container_udp_sockets, cAdvisor's udp names) when
+// it holds at least one; then every family and type.
+bool HoldsSockets(const model::CgroupStats& cgroup) {
+  if (!cgroup.sockets) return false;
+  for (const auto& kinds : *cgroup.sockets) {
+    for (const int64_t count : kinds) {
+      if (count > 0) return true;
+    }
+  }
+  return false;
+}
+
+// sockstat's inuse for tcp, tcp6, udp and udp6 is always reported for a namespace; the other
+// protocols (udplite, raw, frag and their 6 variants) only while the namespace has one: most
+// namespaces never do. frag memory likewise only while reassembly queues hold any.
+bool AlwaysReportedProtocol(std::string_view protocol) {
+  return protocol == "tcp" || protocol == "tcp6" || protocol == "udp" || protocol == "udp6";
+}
 
 void WriteCadvisorCompat(const model::Snapshot& snapshot, const std::vector<Identity>& who,
                          SeriesSink& sink) {
@@ -77,7 +127,7 @@ void WriteCadvisorCompat(const model::Snapshot& snapshot, const std::vector<Iden
     Family family(sink, inet6 ? kCadvisorTcp6 : kCadvisorTcp);
     for (size_t c = 0; c < cgroups.size(); ++c) {
       const model::CgroupStats& cgroup = cgroups[c];
-      if (!cgroup.tcp) continue;
+      if (!cgroup.tcp || !ReportsTcp(cgroup)) continue;
       const model::TcpStateCounts v6 = cgroup.tcp_inet6.value_or(model::TcpStateCounts{});
       for (size_t i = 0; i < kCadvisorTcpStates.size(); ++i) {
         const int64_t value = inet6 ? v6[i] : (*cgroup.tcp)[i] - v6[i];
@@ -90,7 +140,7 @@ void WriteCadvisorCompat(const model::Snapshot& snapshot, const std::vector<Iden
     Family family(sink, index == 0 ? kCadvisorUdp : kCadvisorUdp6);
     for (size_t c = 0; c < cgroups.size(); ++c) {
       const model::CgroupStats& cgroup = cgroups[c];
-      if (!cgroup.sockets) continue;
+      if (!HoldsSockets(cgroup)) continue;
       family.AddFor(who[c], {"udp_state", "listen"},
                     static_cast<double>((*cgroup.sockets)[index][model::kSocketUdp]));
       const auto& queues = cgroup.network ? cgroup.network->udp[index] : std::nullopt;
@@ -108,8 +158,8 @@ void WriteCgroupFamilies(const model::Snapshot& snapshot, const BuildContext& co
   {
     Family tcp(sink, kContainerTcpSockets, /*keep_when_empty=*/true);
     for (size_t c = 0; c < cgroups.size(); ++c) {
-      if (!cgroups[c].tcp) continue;
-      for (size_t i = 0; i < model::kTcpStateNames.size(); ++i) {
+      if (!cgroups[c].tcp || !ReportsTcp(cgroups[c])) continue;
+      for (const size_t i : kReportedTcpStates) {
         tcp.AddFor(who[c], {"state", model::kTcpStateNames[i]},
                    static_cast<double>((*cgroups[c].tcp)[i]));
       }
@@ -119,7 +169,7 @@ void WriteCgroupFamilies(const model::Snapshot& snapshot, const BuildContext& co
   {
     Family sockets(sink, kContainerSockets);
     for (size_t c = 0; c < cgroups.size(); ++c) {
-      if (!cgroups[c].sockets) continue;
+      if (!HoldsSockets(cgroups[c])) continue;
       const model::SocketCounts& counts = *cgroups[c].sockets;
       for (size_t family = 0; family < model::kSocketFamilies.size(); ++family) {
         std::map<std::string_view, int64_t> by_type;
@@ -138,18 +188,21 @@ void WriteCgroupFamilies(const model::Snapshot& snapshot, const BuildContext& co
   {
     Family udp_sockets(sink, kContainerUdpSockets);
     for (size_t c = 0; c < cgroups.size(); ++c) {
-      if (!cgroups[c].sockets) continue;
+      if (!HoldsSockets(cgroups[c])) continue;
       const model::SocketCounts& counts = *cgroups[c].sockets;
       udp_sockets.AddFor(
           who[c], static_cast<double>(counts[0][model::kSocketUdp] + counts[1][model::kSocketUdp]));
     }
   }
 
-  // TCP health counters (BPF).
+  // TCP health counters (BPF), for the cgroups that report TCP: a counter appears at 0 with the
+  // cgroup's first socket, so rate() sees its first increase.
   auto per_events = [&](const MetricSpec& spec, auto write) {
     Family family(sink, spec);
     for (size_t c = 0; c < cgroups.size(); ++c) {
-      if (cgroups[c].tcp_events) write(family, who[c], *cgroups[c].tcp_events);
+      if (cgroups[c].tcp_events && ReportsTcp(cgroups[c])) {
+        write(family, who[c], *cgroups[c].tcp_events);
+      }
     }
   };
   per_events(kTcpRetransmits, [](Family& f, const Identity& id, const model::TcpEvents& e) {
@@ -173,6 +226,7 @@ void WriteCgroupFamilies(const model::Snapshot& snapshot, const BuildContext& co
   using Network = model::NetworkStats;
   per_network(kSockstatInuse, [](Family& f, const Identity& id, const Network& n) {
     for (const auto& [protocol, count] : n.inuse) {
+      if (count == 0 && !AlwaysReportedProtocol(protocol)) continue;
       f.AddFor(id, {"protocol", protocol}, static_cast<double>(count));
     }
   });
@@ -184,7 +238,7 @@ void WriteCgroupFamilies(const model::Snapshot& snapshot, const BuildContext& co
   });
   per_network(kSockstatFragMemory, [](Family& f, const Identity& id, const Network& n) {
     for (const auto& [protocol, bytes] : n.frag_memory_bytes) {
-      f.AddFor(id, {"protocol", protocol}, static_cast<double>(bytes));
+      if (bytes > 0) f.AddFor(id, {"protocol", protocol}, static_cast<double>(bytes));
     }
   });
   const std::pair<const MetricSpec*, uint64_t model::InterfaceStats::*> interface_fields[] = {
@@ -488,7 +542,7 @@ size_t EstimateTextBytes(const model::Snapshot& snapshot) {
   size_t bytes = 64 << 10;  // HELP and TYPE lines, the agent's own families
   for (const model::CgroupStats& cgroup : snapshot.cgroups) {
     size_t series = 0;
-    if (cgroup.tcp) series += 12;
+    if (cgroup.tcp) series += kReportedTcpStates.size();
     if (cgroup.sockets) series += 9;
     if (cgroup.tcp_events) series += 4;
     if (cgroup.cpu) series += 4;

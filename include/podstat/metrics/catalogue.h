@@ -22,8 +22,10 @@ inline constexpr MetricSpec kContainerTcpSockets{
     "From eBPF on sock:inet_sock_set_state, seeded and reconciled with sock_diag. time_wait is per "
     "network namespace (timewait sockets carry no cgroup): it is reported on the cgroup of the "
     "namespace's lowest-numbered pid (usually its first process: the pod sandbox or the "
-    "container's init), and the host namespace's on id=\"/\". close and new_syn_recv are "
-    "always 0: closed sockets are unhashed and request sockets are not tracked."};
+    "container's init), and the host namespace's on id=\"/\". 10 of the kernel's 12 states: "
+    "close is never listed (a closed socket is unhashed) and a request socket (new_syn_recv) is "
+    "no full socket (sock_diag and /proc/net/tcp list it as syn_recv without a cgroup). A cgroup "
+    "gets every state while it holds a TCP socket or has TCP events, and none otherwise."};
 inline constexpr MetricSpec kContainerSockets{
     "container_sockets", Kind::kGauge,
     "Open sockets of the cgroup's processes by family (inet, inet6) and type (stream, dgram, raw, "
@@ -35,15 +37,18 @@ inline constexpr MetricSpec kContainerSockets{
     "cgroup of the task that closes it, not the one that opened it (they differ only for a socket "
     "passed to another cgroup's process; reconciliation puts TCP and UDP right). Without eBPF: per "
     "network namespace, on the cgroup owning it, from /proc/<pid>/net/{tcp,udp,udplite,raw}{,6}. "
-    "Unix sockets are not counted: no cgroup hook sees them."};
+    "Unix sockets are not counted: no cgroup hook sees them. A cgroup holding no socket has no "
+    "series; one holding any has all 8."};
 inline constexpr MetricSpec kContainerUdpSockets{
     "container_udp_sockets", Kind::kGauge,
     "Open UDP sockets (IPv4 and IPv6) of the cgroup's processes; the udp part of "
-    "container_sockets{type=\"dgram\"}."};
+    "container_sockets{type=\"dgram\"}; absent for a cgroup holding no socket."};
 inline constexpr MetricSpec kTcpRetransmits{
     "container_tcp_retransmits_total", Kind::kCounter,
     "TCP segments retransmitted by the cgroup's sockets (eBPF on tcp:tcp_retransmit_skb, each "
-    "skb's segment count, as the kernel's RetransSegs), since the agent started."};
+    "skb's segment count, as the kernel's RetransSegs), since the agent started. Like every TCP "
+    "event counter, present for the cgroups that container_tcp_sockets reports: it appears at 0 "
+    "with a cgroup's first socket and stays once it has moved."};
 inline constexpr MetricSpec kTcpConnectFailures{
     "container_tcp_connect_failures_total", Kind::kCounter,
     "Outgoing TCP connections of the cgroup that failed (SYN_SENT to CLOSE: refused, timed out or "
@@ -56,7 +61,8 @@ inline constexpr MetricSpec kTcpResets{
 inline constexpr MetricSpec kSockstatInuse{
     "container_sockstat_inuse", Kind::kGauge,
     "Sockets in use in the cgroup's network namespace by protocol (tcp, udp, udplite, raw, frag "
-    "and their 6 variants), from /proc/<pid>/net/sockstat{,6}. Reported once per namespace, on the "
+    "and their 6 variants), from /proc/<pid>/net/sockstat{,6}; tcp, tcp6, udp and udp6 always, "
+    "the others only while not 0. Reported once per namespace, on the "
     "cgroup of its lowest pid (the pod sandbox or the container's init; \"/\" for the host), so "
     "sum by (pod) does not double count. orphan, alloc and mem are kernel-wide: see "
     "node_sockstat_*."};
@@ -72,7 +78,7 @@ inline constexpr MetricSpec kSockstatSocketsUsed{
 inline constexpr MetricSpec kSockstatFragMemory{
     "container_sockstat_frag_memory_bytes", Kind::kGauge,
     "Memory held by IP fragment reassembly queues in the cgroup's network namespace (sockstat "
-    "FRAG memory), by protocol (frag, frag6), on the namespace's owner."};
+    "FRAG memory), by protocol (frag, frag6), on the namespace's owner; only while not 0."};
 inline constexpr MetricSpec kNodeSockstatTcpOrphan{
     "node_sockstat_tcp_orphan", Kind::kGauge,
     "TCP sockets no process holds any more (sockstat orphan): kernel-wide."};
@@ -116,14 +122,16 @@ inline constexpr MetricSpec kNetworkTransmitDropped{
 inline constexpr MetricSpec kCadvisorTcp{
     "container_network_tcp_usage_total", Kind::kGauge,
     "cAdvisor-compatible (--compat=cadvisor): IPv4 TCP sockets by tcp_state; the numbers of "
-    "container_tcp_sockets. TIME_WAIT is not split by family by the kernel and is all here."};
+    "container_tcp_sockets, for the same cgroups. TIME_WAIT is not split by family by the kernel "
+    "and is all here. close is kept because cAdvisor has it; it is always 0, there too."};
 inline constexpr MetricSpec kCadvisorTcp6{
     "container_network_tcp6_usage_total", Kind::kGauge,
     "cAdvisor-compatible (--compat=cadvisor): IPv6 TCP sockets by tcp_state."};
 inline constexpr MetricSpec kCadvisorUdp{
     "container_network_udp_usage_total", Kind::kGauge,
     "cAdvisor-compatible (--compat=cadvisor): IPv4 UDP sockets (udp_state=listen) and, when "
-    "socket tables are read (without eBPF), the dropped, rxqueued and txqueued sums."};
+    "socket tables are read (without eBPF), the dropped, rxqueued and txqueued sums; for the "
+    "cgroups that container_sockets reports."};
 inline constexpr MetricSpec kCadvisorUdp6{"container_network_udp6_usage_total", Kind::kGauge,
                                           "cAdvisor-compatible (--compat=cadvisor): IPv6 UDP "
                                           "sockets, as container_network_udp_usage_total."};

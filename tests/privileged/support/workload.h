@@ -51,6 +51,14 @@ inline constexpr std::string_view kTcpStateNames[] = {
     "established", "syn_sent",   "syn_recv", "fin_wait1", "fin_wait2", "time_wait",
     "close",       "close_wait", "last_ack", "listen",    "closing",   "new_syn_recv"};
 
+// container_tcp_sockets reports every state but close and new_syn_recv: a closed socket is
+// unhashed (no dump or /proc table lists it) and a request socket is listed as syn_recv, so no
+// source can count either (series hygiene, README "What container_tcp_sockets counts").
+constexpr bool IsReportedTcpState(std::string_view state) {
+  return state != "close" && state != "new_syn_recv";
+}
+inline constexpr size_t kReportedTcpStateCount = std::size(kTcpStateNames) - 2;
+
 // state label → number of sockets. Always holds all 12 states, so two of them compare with ==
 // and a failure message shows every state, zeros included.
 using TcpStateCounts = std::map<std::string, int64_t, std::less<>>;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 namespace podstat::app {
 namespace {
 
@@ -40,6 +43,46 @@ TEST(RemoteWriteBridge, SeriesHaveTheirNameFirstAndNoEmptyLabels) {
   EXPECT_EQ(drift->samples.at(0).value, 7);
   // The families that are only HELP and TYPE on the page (no TCP data here) send nothing.
   EXPECT_FALSE(Named(series, "container_tcp_sockets"));
+}
+
+// remote_write carries what the page carries: the writer's series rules hold for both.
+TEST(RemoteWriteBridge, SendsNoSeriesThePageLeavesOut) {
+  model::Snapshot snapshot = OneCgroup();
+  model::CgroupStats& busy = snapshot.cgroups[0];
+  busy.tcp.emplace();
+  (*busy.tcp)[0] = 2;        // established
+  model::CgroupStats quiet;  // had sockets, holds none now
+  quiet.path = "/b";
+  quiet.tcp.emplace();
+  quiet.sockets.emplace();
+  quiet.tcp_events.emplace();
+  model::NetworkStats network;
+  network.inuse = {{"tcp", 0}, {"udplite", 0}, {"raw", 0}};
+  network.frag_memory_bytes = {{"frag", 0}};
+  quiet.network = network;
+  snapshot.cgroups.push_back(quiet);
+  size_t tcp = 0, inuse = 0;
+  for (const auto& one : SnapshotToSeries(snapshot, metrics::BuildContext{}, 1)) {
+    std::map<std::string, std::string> labels;
+    for (const auto& label : one.labels) labels[label.name] = label.value;
+    const std::string& name = labels["__name__"];
+    EXPECT_NE(labels["state"], "close");
+    EXPECT_NE(labels["state"], "new_syn_recv");
+    EXPECT_NE(name, "container_sockstat_frag_memory_bytes");
+    if (name == "container_tcp_sockets") {
+      EXPECT_EQ(labels["id"], "/a");
+      ++tcp;
+    }
+    if (name == "container_sockets" || name.starts_with("container_tcp_")) {
+      EXPECT_EQ(labels["id"], "/a") << name;
+    }
+    if (name == "container_sockstat_inuse") {
+      EXPECT_EQ(labels["protocol"], "tcp");
+      ++inuse;
+    }
+  }
+  EXPECT_EQ(tcp, 10u);
+  EXPECT_EQ(inuse, 1u);
 }
 
 TEST(RemoteWriteBridge, RelayedSeriesJoinOurFamilyByNameOrAnUntypedOne) {

@@ -100,7 +100,7 @@ TEST(BuildFamilies, EveryStateOfEveryCgroup) {
                              std::chrono::system_clock::time_point(std::chrono::seconds(1003))};
   const auto families = BuildFamilies(TwoCgroups(), context);
   const auto& tcp = FamilyNamed(families, "container_tcp_sockets");
-  ASSERT_EQ(tcp.metric.size(), 24u);
+  ASSERT_EQ(tcp.metric.size(), 20u);  // 10 states each: close and new_syn_recv are never counted
   EXPECT_EQ(tcp.type, prometheus::MetricType::Gauge);
   std::set<std::string> states;
   for (const auto& metric : tcp.metric) {
@@ -130,7 +130,9 @@ TEST(BuildFamilies, EveryStateOfEveryCgroup) {
       }
     }
   }
-  EXPECT_EQ(states.size(), 12u);
+  EXPECT_EQ(states.size(), 10u);
+  EXPECT_FALSE(states.contains("close"));
+  EXPECT_FALSE(states.contains("new_syn_recv"));
   EXPECT_EQ(FamilyNamed(families, "podstat_snapshot_age_seconds").metric[0].gauge.value, 3);
 }
 
@@ -267,6 +269,7 @@ TEST(RenderText, EscapesLabelValues) {
   model::CgroupStats odd;
   odd.path = "/weird\"name\\with\nnewline";
   odd.tcp.emplace();
+  (*odd.tcp)[9] = 1;  // a listener: a cgroup holding no socket would have no TCP series
   snapshot.cgroups = {odd};
   const auto text = RenderText(snapshot, BuildContext{});
   EXPECT_NE(text.find("id=\"/weird\\\"name\\\\with\\nnewline\""), std::string::npos) << text;
@@ -369,6 +372,128 @@ TEST(BuildFamilies, CadvisorNamesOnlyWithCompatAndWithTheSameNumbers) {
   // IPv6 has no table sums in this snapshot: only the socket count.
   EXPECT_EQ(ByLabel(FamilyNamed(families, "container_network_udp6_usage_total"), "udp_state"),
             (std::map<std::string, double>{{"listen", 1}}));
+}
+
+}  // namespace
+}  // namespace podstat::metrics
+
+namespace podstat::metrics {
+namespace {
+
+// Series hygiene: no series that can only ever be 0, none for a cgroup with nothing to say.
+
+size_t SeriesOf(const std::vector<prometheus::MetricFamily>& families, const std::string& name,
+                const std::string& id) {
+  size_t count = 0;
+  for (const auto& family : families) {
+    if (family.name != name) continue;
+    for (const auto& metric : family.metric) {
+      for (const auto& label : metric.label) count += label.name == "id" && label.value == id;
+    }
+  }
+  return count;
+}
+
+// Beside a busy container, one that has had sockets and holds none now (the eBPF map keeps its
+// zeroed entry) and owns a namespace without any: before these rules it got 12 TCP states,
+// 8 socket kinds, 1 UDP and 4 event series of zeros, and cAdvisor's 11 + 11 + 1 + 1.
+model::Snapshot QuietAndBusy() {
+  model::Snapshot snapshot = OneNetworkedContainer();
+  model::CgroupStats quiet;
+  quiet.path = "/docker/quiet";
+  quiet.tcp.emplace();
+  quiet.tcp_inet6.emplace();
+  quiet.sockets.emplace();
+  quiet.tcp_events.emplace();
+  quiet.cpu = model::CgroupCpu{1, 1, 0, std::nullopt};
+  model::NetworkStats network;
+  network.inuse = {{"tcp", 0}, {"udp", 0}};
+  network.tcp_time_wait = 0;
+  quiet.network = network;
+  snapshot.cgroups.push_back(quiet);
+  return snapshot;
+}
+
+TEST(SeriesHygiene, CloseAndNewSynRecvAreNotReportedButCadvisorKeepsItsClose) {
+  model::Snapshot snapshot = OneNetworkedContainer();
+  BuildContext compat;
+  compat.compat_cadvisor = true;
+  const auto families = BuildFamilies(snapshot, compat);
+  const auto states = ByLabel(FamilyNamed(families, "container_tcp_sockets"), "state");
+  EXPECT_EQ(states.size(), 10u);
+  EXPECT_FALSE(states.contains("close"));
+  EXPECT_FALSE(states.contains("new_syn_recv"));
+  EXPECT_EQ(states.at("established"), 5);
+  EXPECT_EQ(states.at("closing"), 0);  // a reported state, 0 now: still there
+  // cAdvisor has close (and no new_syn_recv): its dashboards select on it.
+  const auto cadvisor =
+      ByLabel(FamilyNamed(families, "container_network_tcp_usage_total"), "tcp_state");
+  EXPECT_EQ(cadvisor.size(), 11u);
+  EXPECT_EQ(cadvisor.at("close"), 0);
+}
+
+TEST(SeriesHygiene, ACgroupWithoutSocketsOrTcpEventsHasNoSocketSeries) {
+  BuildContext compat;
+  compat.compat_cadvisor = true;
+  const auto families = BuildFamilies(QuietAndBusy(), compat);
+  for (const char* name :
+       {"container_tcp_sockets", "container_sockets", "container_udp_sockets",
+        "container_tcp_retransmits_total", "container_tcp_connect_failures_total",
+        "container_tcp_resets_total", "container_network_tcp_usage_total",
+        "container_network_tcp6_usage_total", "container_network_udp_usage_total",
+        "container_network_udp6_usage_total"}) {
+    EXPECT_EQ(SeriesOf(families, name, "/docker/quiet"), 0u) << name;
+    EXPECT_GT(SeriesOf(families, name, "/docker/abc"), 0u) << name;
+  }
+  // What it does have is there: its CPU, and its namespace's tcp and udp in use (0).
+  EXPECT_EQ(SeriesOf(families, "container_cpu_usage_seconds_total", "/docker/quiet"), 1u);
+  EXPECT_EQ(SeriesOf(families, "container_sockstat_inuse", "/docker/quiet"), 2u);
+  EXPECT_EQ(SeriesOf(families, "container_sockstat_tcp_tw", "/docker/quiet"), 1u);
+}
+
+// Event counters that moved keep the cgroup's TCP series after its last socket closed: the
+// counters stay continuous, and with them every state at 0.
+TEST(SeriesHygiene, MovedEventCountersKeepTheTcpSeriesOfACgroupWithoutSockets) {
+  model::Snapshot snapshot = QuietAndBusy();
+  snapshot.cgroups.back().tcp_events->resets_received = 1;
+  const auto families = BuildFamilies(snapshot, {});
+  EXPECT_EQ(SeriesOf(families, "container_tcp_sockets", "/docker/quiet"), 10u);
+  EXPECT_EQ(SeriesOf(families, "container_tcp_retransmits_total", "/docker/quiet"), 1u);
+  EXPECT_EQ(SeriesOf(families, "container_tcp_resets_total", "/docker/quiet"), 2u);
+  EXPECT_EQ(SeriesOf(families, "container_sockets", "/docker/quiet"), 0u);  // it holds none
+}
+
+// One socket of any kind, or one TIME_WAIT in its namespace, and the cgroup has every series of
+// the family: 0 for the kinds and states it holds none of.
+TEST(SeriesHygiene, OneSocketBringsEveryKindAndOneTimeWaitEveryState) {
+  model::Snapshot snapshot = QuietAndBusy();
+  model::CgroupStats& quiet = snapshot.cgroups.back();
+  (*quiet.sockets)[1][model::kSocketRaw] = 1;
+  (*quiet.tcp)[model::kTcpTimeWait - 1] = 2;
+  const auto families = BuildFamilies(snapshot, {});
+  EXPECT_EQ(SeriesOf(families, "container_sockets", "/docker/quiet"), 8u);
+  EXPECT_EQ(SeriesOf(families, "container_udp_sockets", "/docker/quiet"), 1u);
+  EXPECT_EQ(SeriesOf(families, "container_tcp_sockets", "/docker/quiet"), 10u);
+  EXPECT_EQ(SeriesOf(families, "container_tcp_connect_failures_total", "/docker/quiet"), 1u);
+}
+
+TEST(SeriesHygiene, SockstatProtocolsWithoutSocketsAreLeftOutButTcpAndUdpStay) {
+  model::Snapshot snapshot = OneNetworkedContainer();
+  model::NetworkStats& network = *snapshot.cgroups[0].network;
+  network.inuse = {{"tcp", 0},      {"tcp6", 0}, {"udp", 3},  {"udp6", 0}, {"udplite", 0},
+                   {"udplite6", 0}, {"raw", 0},  {"raw6", 2}, {"frag", 0}, {"frag6", 1}};
+  network.frag_memory_bytes = {{"frag", 0}, {"frag6", 4096}};
+  const auto families = BuildFamilies(snapshot, {});
+  EXPECT_EQ(ByLabel(FamilyNamed(families, "container_sockstat_inuse"), "protocol"),
+            (std::map<std::string, double>{
+                {"tcp", 0}, {"tcp6", 0}, {"udp", 3}, {"udp6", 0}, {"raw6", 2}, {"frag6", 1}}));
+  EXPECT_EQ(ByLabel(FamilyNamed(families, "container_sockstat_frag_memory_bytes"), "protocol"),
+            (std::map<std::string, double>{{"frag6", 4096}}));
+  // No reassembly memory anywhere: no family at all.
+  network.frag_memory_bytes = {{"frag", 0}, {"frag6", 0}};
+  for (const auto& family : BuildFamilies(snapshot, {})) {
+    EXPECT_NE(family.name, "container_sockstat_frag_memory_bytes");
+  }
 }
 
 }  // namespace
