@@ -44,12 +44,9 @@ void RegisterAll(CLI::App& app, Config& config) {
   RegisterLogFlags(app, config);
   RegisterPathFlags(app, config);
   RegisterSampleFlags(app, config);
-  RegisterBpfFlags(app, config);
+  sources::RegisterSourceFlags(app, config.sources);  // eBPF, then Collectors
+  RegisterCompatFlags(app, config);
   RegisterMetadataFlags(app, config);
-  RegisterCpuFlags(app, config);
-  RegisterMemoryFlags(app, config);
-  RegisterProcessFlags(app, config);
-  RegisterNetworkFlags(app, config);
   RegisterReceiverFlags(app, config);
   RegisterRemoteWriteFlags(app, config);
   RegisterGeneralFlags(app, config);
@@ -136,27 +133,6 @@ void RegisterSampleFlags(CLI::App& app, Config& config) {
                      "afresh first (default 5s; 0s: always fresh).");
 }
 
-void RegisterBpfFlags(CLI::App& app, Config& config) {
-  flags::SetGroup(app, "eBPF");
-  flags::AddToggle(app, "bpf", config.bpf,
-                   "Use eBPF (default on). Off, or where the programs cannot load: TCP states and "
-                   "socket counts per network namespace from /proc/<pid>/net (~1 ms per namespace "
-                   "and sample), CPU from cgroup accounting, no retransmit/reset counters.");
-  flags::AddChoice(app, "bpf.tracepoint-type", config.bpf_tracepoint_type,
-                   {"auto", "tp_btf", "raw_tp"}, "TYPE",
-                   "auto, tp_btf or raw_tp (default auto: tp_btf when the kernel has BTF-typed "
-                   "tracing, else raw_tp, falling back on failure).");
-  flags::AddUint(app, "bpf.max-cgroups", config.bpf_max_cgroups, 16, 1u << 24,
-                 "Capacity of the per-cgroup socket map (default 8192; raised to twice the number "
-                 "of cgroups present at start).");
-  flags::AddDuration(app, "bpf.reconcile-interval", config.bpf_reconcile_interval,
-                     milliseconds(1000),
-                     "How often socket counts are checked against sock_diag and corrected "
-                     "(default 5m).");
-  flags::AddToggle(app, "bpf.pin", config.bpf_pin,
-                   "Pin the maps under /sys/fs/bpf/podstat for bpftool (default off).");
-}
-
 void RegisterMetadataFlags(CLI::App& app, Config& config) {
   flags::SetGroup(app, "Metadata");
   flags::AddText(app, "runtime.docker-endpoint", config.docker_endpoint, "PATH",
@@ -170,48 +146,8 @@ void RegisterMetadataFlags(CLI::App& app, Config& config) {
                      "re-read at once (default 10s).");
 }
 
-void RegisterCpuFlags(CLI::App& app, Config& config) {
+void RegisterCompatFlags(CLI::App& app, Config& config) {
   flags::SetGroup(app, "Collectors");
-  flags::AddToggle(app, "collector.cpu", config.collect_cpu,
-                   "CPU per container, pod and the root (default on): "
-                   "container_cpu_usage_seconds_total and run-queue wait from eBPF on "
-                   "sched_switch, user/system split from cgroup accounting.");
-  flags::AddToggle(app, "bpf.cpu", config.bpf_cpu,
-                   "Use the sched_switch program for CPU (default on); without it, or where it "
-                   "cannot load, usage comes from cgroup accounting and no run-queue wait is "
-                   "exported.");
-  flags::AddUint(app, "bpf.max-tasks", config.bpf_max_tasks, 1024, 1u << 22,
-                 "Threads the CPU program can track at once: its map is sized min(pid_max, N), "
-                 "~96 bytes each (default 65536, ~6.3 MB).");
-}
-
-void RegisterMemoryFlags(CLI::App& app, Config& config) {
-  flags::SetGroup(app, "Collectors");
-  flags::AddToggle(app, "collector.memory", config.collect_memory,
-                   "Memory per container, pod and the root (container_memory_*, "
-                   "container_spec_memory_limit_bytes, container_oom_kills_total) and the "
-                   "kubelet's node_memory_available_bytes (default on).");
-}
-
-void RegisterProcessFlags(CLI::App& app, Config& config) {
-  flags::SetGroup(app, "Collectors");
-  flags::AddToggle(app, "collector.process", config.collect_process,
-                   "Per process (opt-in, default off): the top N processes of each container by "
-                   "CPU, with pid and comm labels: CPU seconds by mode, VmRSS, VmSize, RssFile "
-                   "from /proc/<pid>/stat, status.");
-  // Capped: each process is 5 series per container, and they are high-cardinality.
-  flags::AddUint(app, "collector.process.top", config.process_top, 1, 50,
-                 "N for --collector.process (default 5, at most 50).");
-}
-
-void RegisterNetworkFlags(CLI::App& app, Config& config) {
-  flags::SetGroup(app, "Collectors");
-  flags::AddToggle(app, "collector.network", config.collect_network,
-                   "Per network namespace (default on): interface counters "
-                   "(container_network_*_total{interface}) and sockstat (container_sockstat_*), "
-                   "on the cgroup owning the namespace.");
-  flags::AddToggle(app, "collector.network.loopback", config.network_loopback,
-                   "Report the \"lo\" interface too (default off).");
   flags::AddValue(app, "compat", "cadvisor",
                   "Also export cAdvisor's names for the same numbers "
                   "(container_network_tcp_usage_total{tcp_state} and tcp6, udp and udp6), so "
@@ -327,6 +263,9 @@ void RegisterGeneralFlags(CLI::App& app, Config& config) {
                    "Try everything the agent uses (cgroup hierarchies, sock_diag for TCP and UDP, "
                    "loading and attaching every eBPF program), print what works and what the "
                    "agent would fall back to, and exit 0 only if nothing is missing, else 1.");
+  flags::AddSwitch(app, "--metrics", config.metrics,
+                   "Print every metric podstat can export (type, labels, the sources that write "
+                   "it, what it means) and every source, as Markdown tables, and exit.");
   flags::AddSwitch(app, "--version", config.version, "Print the version and exit.");
   flags::AddSwitch(app, "-h, --help", config.help, "Print this help and exit.");
 }

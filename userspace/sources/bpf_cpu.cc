@@ -1,6 +1,24 @@
 // bpf_cpu: on-CPU time and run-queue wait per cgroup from the sched_switch program's map
 // (ps_cpu_cgroups), charged hierarchically and continued from cgroup accounting. See
 // bpf_sources.h.
+#include "podstat/sources/loader.h"
+#include "podstat/sources/sources.h"
+
+namespace podstat::sources {
+
+// Registered in every build, so that the flags mean the same with or without eBPF built in.
+void RegisterBpfCpuFlags(CLI::App& app, SourceConfig& config) {
+  flags::AddToggle(app, "bpf.cpu", config.bpf_cpu,
+                   "Use the sched_switch program for CPU (default on); without it, or where it "
+                   "cannot load, usage comes from cgroup accounting and no run-queue wait is "
+                   "exported.");
+  flags::AddUint(app, "bpf.max-tasks", config.bpf_max_tasks, 1024, 1u << 22,
+                 "Threads the CPU program can track at once: its map is sized min(pid_max, N), "
+                 "~96 bytes each (default 65536, ~6.3 MB).");
+}
+
+}  // namespace podstat::sources
+
 #ifdef PODSTAT_HAVE_BPF
 
 #include <sys/stat.h>

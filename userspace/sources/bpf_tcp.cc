@@ -1,5 +1,20 @@
 // bpf_tcp: see bpf_sources.h. Counting is TcpStateSource's (tcp_state_source.h); this file puts
 // its counts into the sink and the program's health into the self-metrics.
+#include "podstat/sources/loader.h"
+#include "podstat/sources/sources.h"
+
+namespace podstat::sources {
+
+// Registered in every build, so that the flag means the same with or without eBPF built in.
+void RegisterBpfTcpFlags(CLI::App& app, SourceConfig& config) {
+  flags::AddDuration(app, "bpf.reconcile-interval", config.reconcile_interval,
+                     std::chrono::milliseconds(1000),
+                     "How often socket counts are checked against sock_diag and corrected "
+                     "(default 5m).");
+}
+
+}  // namespace podstat::sources
+
 #ifdef PODSTAT_HAVE_BPF
 
 #include "podstat/sources/bpf_sources.h"

@@ -1,8 +1,16 @@
 // cgroup_cpu: see sources.h.
+#include "podstat/sources/loader.h"
 #include "podstat/sources/registry.h"
 #include "podstat/sources/sources.h"
 
 namespace podstat::sources {
+
+void RegisterCgroupCpuFlags(CLI::App& app, SourceConfig& config) {
+  flags::AddToggle(app, "collector.cpu", config.collect_cpu,
+                   "CPU per container, pod and the root (default on): "
+                   "container_cpu_usage_seconds_total and run-queue wait from eBPF on "
+                   "sched_switch, user/system split from cgroup accounting.");
+}
 namespace {
 
 class CgroupCpuSource final : public Source {

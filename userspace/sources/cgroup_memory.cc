@@ -1,8 +1,16 @@
 // cgroup_memory: see sources.h.
+#include "podstat/sources/loader.h"
 #include "podstat/sources/registry.h"
 #include "podstat/sources/sources.h"
 
 namespace podstat::sources {
+
+void RegisterCgroupMemoryFlags(CLI::App& app, SourceConfig& config) {
+  flags::AddToggle(app, "collector.memory", config.collect_memory,
+                   "Memory per container, pod and the root (container_memory_*, "
+                   "container_spec_memory_limit_bytes, container_oom_kills_total) and the "
+                   "kubelet's node_memory_available_bytes (default on).");
+}
 namespace {
 
 class CgroupMemorySource final : public Source {

@@ -1,12 +1,21 @@
 // cgroup_pressure: see sources.h. The PSI files are cgroup core files (kernel/cgroup/cgroup.c
 // cgroup_psi_files), present in every v2 directory whichever controllers are enabled, so hybrid
 // hosts have them too (DESIGN.md §10).
+#include "podstat/sources/loader.h"
 #include "podstat/sources/registry.h"
 #include "podstat/sources/sources.h"
 #include "podstat/util/file.h"
 #include "podstat/util/strings.h"
 
 namespace podstat::sources {
+
+void RegisterCgroupPressureFlags(CLI::App& app, SourceConfig& config) {
+  flags::AddToggle(
+      app, "collector.pressure", config.collect_pressure,
+      "Pressure stall information per container, pod and the root (default on): "
+      "container_pressure_*_seconds_total (cpu, memory, io; waiting, stalled) from the "
+      "cgroup v2 {cpu,memory,io}.pressure files.");
+}
 
 std::optional<Pressure> ParsePressure(std::string_view text) {
   std::optional<uint64_t> some, full;

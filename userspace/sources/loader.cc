@@ -37,7 +37,7 @@ void AddFileSources(const SourceConfig& config, bool bpf_tcp, bool bpf_sockets,
   sources.push_back(MakeCgroupMemorySource(config.collect_memory, hierarchies));
   sources.push_back(MakeCgroupPressureSource(config.collect_pressure));
   sources.push_back(MakeNodeMemorySource(config.collect_memory, hierarchies));
-  sources.push_back(MakeProcProcessSource(config.process_top));
+  sources.push_back(MakeProcProcessSource(config.collect_process ? config.process_top : 0));
 }
 
 void LogChoices(const LoadedSources& loaded, Logger& logger) {
@@ -49,6 +49,32 @@ void LogChoices(const LoadedSources& loaded, Logger& logger) {
 }
 
 }  // namespace
+
+void RegisterSourceFlags(CLI::App& app, SourceConfig& config) {
+  using std::chrono::milliseconds;
+  flags::SetGroup(app, "eBPF");
+  flags::AddToggle(app, "bpf", config.bpf,
+                   "Use eBPF (default on). Off, or where the programs cannot load: TCP states and "
+                   "socket counts per network namespace from /proc/<pid>/net (~1 ms per namespace "
+                   "and sample), CPU from cgroup accounting, no retransmit/reset counters.");
+  flags::AddChoice(app, "bpf.tracepoint-type", config.bpf_tracepoint_type,
+                   {"auto", "tp_btf", "raw_tp"}, "TYPE",
+                   "auto, tp_btf or raw_tp (default auto: tp_btf when the kernel has BTF-typed "
+                   "tracing, else raw_tp, falling back on failure).");
+  flags::AddUint(app, "bpf.max-cgroups", config.bpf_max_cgroups, 16, 1u << 24,
+                 "Capacity of the per-cgroup socket map (default 8192; raised to twice the number "
+                 "of cgroups present at start).");
+  flags::AddToggle(app, "bpf.pin", config.bpf_pin,
+                   "Pin the maps under /sys/fs/bpf/podstat for bpftool (default off).");
+  RegisterBpfTcpFlags(app, config);
+  RegisterBpfCpuFlags(app, config);
+  flags::SetGroup(app, "Collectors");
+  RegisterCgroupCpuFlags(app, config);
+  RegisterCgroupMemoryFlags(app, config);
+  RegisterCgroupPressureFlags(app, config);
+  RegisterProcProcessFlags(app, config);
+  RegisterProcNetDevFlags(app, config);
+}
 
 LoadedSources LoadSources(const SourceConfig& config, Logger& logger) {
   LoadedSources loaded;
@@ -73,7 +99,7 @@ LoadedSources LoadSources(const SourceConfig& config, Logger& logger) {
     bpf::SockStateOptions options;
     options.tracepoint = tracepoint.value_or(bpf::TracepointType::kAuto);
     options.max_cgroups = MapCapacity(config);
-    options.pin_dir = config.pin_dir;  // MapPins mounts a bpffs there if none is
+    if (config.bpf_pin) options.pin_dir = kPinDir;  // MapPins mounts a bpffs there if none is
     options.cgroup_root = config.cgroup_root;
     program = bpf::SockStateProgram::Load(options, logger, &error);
     if (!program) {
@@ -102,7 +128,7 @@ LoadedSources LoadSources(const SourceConfig& config, Logger& logger) {
     options.procfs = config.paths.procfs;
     options.max_tasks = config.bpf_max_tasks;
     options.max_cgroups = MapCapacity(config);
-    options.pin_dir = config.pin_dir;
+    if (config.bpf_pin) options.pin_dir = kPinDir;
     cpu_program = bpf::TaskCpuProgram::Load(options, logger, &error);
     if (!cpu_program) {
       logger.Warn("sources", "BPF CPU accounting unavailable (", error,
@@ -152,11 +178,10 @@ std::vector<CheckLine> CheckKernel([[maybe_unused]] const SourceConfig& config,
   const bpf::KernelSupport support = bpf::ProbeKernel();
   lines.push_back({"kernel", support.release});
   lines.push_back({"kernel BTF", support.btf ? "yes" : "FAILED: " + bpf::MissingKernelBtf()});
-  lines.push_back(
-      {"bpf filesystem", support.bpffs ? "/sys/fs/bpf"
-                         : !config.pin_dir.empty()
-                             ? "none at /sys/fs/bpf (the agent mounts one for --bpf.pin)"
-                             : "none at /sys/fs/bpf (needed only for --bpf.pin)"});
+  lines.push_back({"bpf filesystem",
+                   support.bpffs    ? "/sys/fs/bpf"
+                   : config.bpf_pin ? "none at /sys/fs/bpf (the agent mounts one for --bpf.pin)"
+                                    : "none at /sys/fs/bpf (needed only for --bpf.pin)"});
   if (!config.bpf)
     lines.push_back({"eBPF", "off (--no-bpf): every source from /proc and cgroup files"});
 #else

@@ -1,9 +1,19 @@
 // proc_net_dev: see sources.h.
 #include "podstat/procfs/net.h"
+#include "podstat/sources/loader.h"
 #include "podstat/sources/registry.h"
 #include "podstat/sources/sources.h"
 
 namespace podstat::sources {
+
+void RegisterProcNetDevFlags(CLI::App& app, SourceConfig& config) {
+  flags::AddToggle(app, "collector.network", config.collect_network,
+                   "Per network namespace (default on): interface counters "
+                   "(container_network_*_total{interface}) and sockstat (container_sockstat_*), "
+                   "on the cgroup owning the namespace.");
+  flags::AddToggle(app, "collector.network.loopback", config.include_loopback,
+                   "Report the \"lo\" interface too (default off).");
+}
 namespace {
 
 class ProcNetDevSource final : public Source {

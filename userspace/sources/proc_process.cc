@@ -1,9 +1,20 @@
 // proc_process: see sources.h.
 #include "podstat/procfs/process_top.h"
+#include "podstat/sources/loader.h"
 #include "podstat/sources/registry.h"
 #include "podstat/sources/sources.h"
 
 namespace podstat::sources {
+
+void RegisterProcProcessFlags(CLI::App& app, SourceConfig& config) {
+  flags::AddToggle(app, "collector.process", config.collect_process,
+                   "Per process (opt-in, default off): the top N processes of each container by "
+                   "CPU, with pid and comm labels: CPU seconds by mode, VmRSS, VmSize, RssFile "
+                   "from /proc/<pid>/stat, status.");
+  // Capped: each process is 5 series per container, and they are high-cardinality.
+  flags::AddUint(app, "collector.process.top", config.process_top, 1, 50,
+                 "N for --collector.process (default 5, at most 50).");
+}
 namespace {
 
 class ProcProcessSource final : public Source {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "podstat/sources/loader.h"
 #include "podstat/util/host_paths.h"
 #include "podstat/util/log.h"
 
@@ -34,22 +35,12 @@ struct Config {
   HostPaths paths;
   std::chrono::milliseconds sample_interval{std::chrono::seconds(15)};
   std::chrono::milliseconds sample_max_age{std::chrono::seconds(5)};
-  std::string bpf_tracepoint_type = "auto";
-  uint32_t bpf_max_cgroups = 8192;
-  std::chrono::milliseconds bpf_reconcile_interval{std::chrono::minutes(5)};
-  bool bpf = true;  // --[no-]bpf: off = every source from /proc and cgroup files
-  bool bpf_pin = false;
-  bool bpf_cpu = true;             // --[no-]bpf.cpu: sched_switch CPU accounting
-  uint32_t bpf_max_tasks = 65536;  // --bpf.max-tasks: cap on the per-thread map (min with pid_max)
+  // What the sources read and how: --[no-]bpf*, --[no-]collector.*, registered by the sources
+  // themselves (sources::RegisterSourceFlags).
+  sources::SourceConfig sources;
   std::string docker_endpoint = "/var/run/docker.sock";  // empty: no Docker names
   std::chrono::milliseconds metadata_refresh{std::chrono::seconds(10)};
-  bool collect_cpu = true;        // --[no-]collector.cpu
-  bool collect_memory = true;     // --[no-]collector.memory
-  bool collect_process = false;   // --[no-]collector.process
-  uint32_t process_top = 5;       // --collector.process.top
-  bool collect_network = true;    // --[no-]collector.network: sockstat and interfaces per netns
-  bool network_loopback = false;  // --[no-]collector.network.loopback: include "lo"
-  bool compat_cadvisor = false;   // --compat=cadvisor: cAdvisor's network names as well
+  bool compat_cadvisor = false;  // --compat=cadvisor: cAdvisor's network names as well
   // remote_write receiver (relay, seed 004) on the agent's own port.
   bool receiver_enable = false;  // --[no-]receiver.enable
   // --receiver.listen-address: the write paths on their own listener (empty: on the main one),
@@ -80,6 +71,7 @@ struct Config {
   uint64_t remote_write_queue_capacity = 100'000;
   bool check = false;
   bool help = false;
+  bool metrics = false;  // --metrics: print the metric and source tables
   bool version = false;
 };
 
@@ -95,12 +87,8 @@ void RegisterWebFlags(CLI::App& app, Config& config);
 void RegisterLogFlags(CLI::App& app, Config& config);
 void RegisterPathFlags(CLI::App& app, Config& config);
 void RegisterSampleFlags(CLI::App& app, Config& config);
-void RegisterBpfFlags(CLI::App& app, Config& config);
 void RegisterMetadataFlags(CLI::App& app, Config& config);
-void RegisterCpuFlags(CLI::App& app, Config& config);  // collector.cpu, bpf.cpu, bpf.max-tasks
-void RegisterMemoryFlags(CLI::App& app, Config& config);
-void RegisterProcessFlags(CLI::App& app, Config& config);
-void RegisterNetworkFlags(CLI::App& app, Config& config);  // collector.network*, --compat
+void RegisterCompatFlags(CLI::App& app, Config& config);  // --compat
 void RegisterReceiverFlags(CLI::App& app, Config& config);
 void RegisterRemoteWriteFlags(CLI::App& app, Config& config);
 void RegisterGeneralFlags(CLI::App& app, Config& config);  // --check, --version, -h/--help

@@ -10,29 +10,41 @@
 #include <vector>
 
 #include "podstat/sources/source.h"
+#include "podstat/util/flags.h"
 #include "podstat/util/host_paths.h"
 #include "podstat/util/log.h"
 
 namespace podstat::sources {
 
+// Every source's settings. The flags that set them are registered by the sources themselves
+// (RegisterSourceFlags); the defaults are the flags' defaults.
 struct SourceConfig {
-  HostPaths paths;
-  std::string cgroup_root;        // the cgroup v2 mount
-  bool collect_cpu = true;        // --collector.cpu
-  bool collect_memory = true;     // --collector.memory
-  bool collect_pressure = true;   // --collector.pressure
-  size_t process_top = 0;         // --collector.process: top N processes, 0 = off
-  bool collect_network = true;    // --collector.network
-  bool include_loopback = false;  // --collector.network.loopback
-  bool bpf = true;                // --[no-]bpf
-  bool bpf_cpu = true;            // --[no-]bpf.cpu
-  std::string bpf_tracepoint_type = "auto";
-  uint32_t bpf_max_cgroups = 8192;
-  uint32_t bpf_max_tasks = 65536;
+  HostPaths paths;                           // set by main from --path.*
+  std::string cgroup_root;                   // the cgroup v2 mount, found at start
+  bool collect_cpu = true;                   // --[no-]collector.cpu
+  bool collect_memory = true;                // --[no-]collector.memory
+  bool collect_pressure = true;              // --[no-]collector.pressure
+  bool collect_process = false;              // --[no-]collector.process
+  uint32_t process_top = 5;                  // --collector.process.top
+  bool collect_network = true;               // --[no-]collector.network
+  bool include_loopback = false;             // --[no-]collector.network.loopback
+  bool bpf = true;                           // --[no-]bpf
+  bool bpf_cpu = true;                       // --[no-]bpf.cpu
+  bool bpf_pin = false;                      // --[no-]bpf.pin: maps pinned under kPinDir
+  std::string bpf_tracepoint_type = "auto";  // --bpf.tracepoint-type
+  uint32_t bpf_max_cgroups = 8192;           // --bpf.max-cgroups
+  uint32_t bpf_max_tasks = 65536;            // --bpf.max-tasks
+  // --bpf.reconcile-interval
   std::chrono::milliseconds reconcile_interval{std::chrono::minutes(5)};
-  std::string pin_dir;     // --bpf.pin: where the maps are pinned; empty: not pinned
   size_t cgroups_now = 0;  // cgroups that exist at start: the maps get headroom over them
 };
+
+// Where --bpf.pin pins the maps (a bpffs is mounted there if none is).
+inline constexpr const char* kPinDir = "/sys/fs/bpf/podstat";
+
+// Registers every source's flags on `app`, bound to `config`: the eBPF flags the BPF sources
+// share here, then each source's own, from its file (sources.h).
+void RegisterSourceFlags(CLI::App& app, SourceConfig& config);
 
 // What was decided about each program, for the status page.
 struct BpfDecisions {

@@ -9,6 +9,7 @@
 
 #include "podstat/cgroupfs/stats.h"
 #include "podstat/sources/source.h"
+#include "podstat/util/flags.h"
 
 namespace podstat::sources {
 
@@ -52,5 +53,15 @@ std::optional<Pressure> ParsePressure(std::string_view text);
 
 // proc_process: the top `top` processes of each container by CPU (0: off).
 std::unique_ptr<Source> MakeProcProcessSource(size_t top);
+
+// Each source's own flags, defined in its file and called by RegisterSourceFlags (loader.h).
+struct SourceConfig;
+void RegisterBpfTcpFlags(CLI::App& app, SourceConfig& config);        // bpf_tcp.cc
+void RegisterBpfCpuFlags(CLI::App& app, SourceConfig& config);        // bpf_cpu.cc
+void RegisterCgroupCpuFlags(CLI::App& app, SourceConfig& config);     // cgroup_cpu.cc
+void RegisterCgroupMemoryFlags(CLI::App& app, SourceConfig& config);  // also node_memory's
+void RegisterCgroupPressureFlags(CLI::App& app, SourceConfig& config);
+void RegisterProcProcessFlags(CLI::App& app, SourceConfig& config);
+void RegisterProcNetDevFlags(CLI::App& app, SourceConfig& config);
 
 }  // namespace podstat::sources

@@ -35,8 +35,8 @@ TEST(Flags, DefaultsFollowTheDesign) {
   EXPECT_EQ(config->telemetry_path, "/metrics");
   EXPECT_EQ(config->log_level, LogLevel::kInfo);
   EXPECT_EQ(config->paths.procfs, "/proc");
-  EXPECT_EQ(config->bpf_tracepoint_type, "auto");
-  EXPECT_FALSE(config->bpf_pin);
+  EXPECT_EQ(config->sources.bpf_tracepoint_type, "auto");
+  EXPECT_FALSE(config->sources.bpf_pin);
 }
 
 TEST(Flags, BothValueForms) {
@@ -47,10 +47,10 @@ TEST(Flags, BothValueForms) {
   EXPECT_EQ(config->listen_address, "127.0.0.1:1234");
   EXPECT_EQ(config->log_level, LogLevel::kDebug);
   EXPECT_EQ(config->sample_max_age, std::chrono::milliseconds(0));
-  EXPECT_EQ(config->bpf_reconcile_interval, std::chrono::minutes(2));
-  EXPECT_TRUE(config->bpf_pin);
+  EXPECT_EQ(config->sources.reconcile_interval, std::chrono::minutes(2));
+  EXPECT_TRUE(config->sources.bpf_pin);
   EXPECT_EQ(config->paths.Proc(12, "ns/net"), "/host/proc/12/ns/net");
-  EXPECT_EQ(config->bpf_tracepoint_type, "raw_tp");
+  EXPECT_EQ(config->sources.bpf_tracepoint_type, "raw_tp");
 }
 
 // A period of 0 made its loop spin (--sample.interval=0s); only --sample.max-age may be 0.
@@ -66,15 +66,19 @@ TEST(Flags, PeriodsMustBePositive) {
 }
 
 TEST(Flags, NegationAndHelp) {
-  EXPECT_FALSE(Parse({"--bpf.pin", "--no-bpf.pin"})->bpf_pin);
+  EXPECT_FALSE(Parse({"--bpf.pin", "--no-bpf.pin"})->sources.bpf_pin);
   EXPECT_TRUE(Parse({"-h"})->help);
   EXPECT_TRUE(Parse({"--check"})->check);
-  EXPECT_FALSE(Parse({})->collect_process);
-  EXPECT_TRUE(Parse({"--collector.process", "--collector.process.top=7"})->collect_process);
-  EXPECT_EQ(Parse({"--collector.process.top=7"})->process_top, 7u);
-  EXPECT_FALSE(Parse({"--no-collector.memory"})->collect_memory);
-  EXPECT_FALSE(Parse({"--no-bpf.cpu"})->bpf_cpu);
-  EXPECT_EQ(Parse({"--bpf.max-tasks=4096"})->bpf_max_tasks, 4096u);
+  EXPECT_TRUE(Parse({"--metrics"})->metrics);
+  EXPECT_FALSE(Parse({})->metrics);
+  EXPECT_FALSE(Parse({"--no-collector.pressure"})->sources.collect_pressure);
+  EXPECT_TRUE(Parse({})->sources.collect_pressure);
+  EXPECT_FALSE(Parse({})->sources.collect_process);
+  EXPECT_TRUE(Parse({"--collector.process", "--collector.process.top=7"})->sources.collect_process);
+  EXPECT_EQ(Parse({"--collector.process.top=7"})->sources.process_top, 7u);
+  EXPECT_FALSE(Parse({"--no-collector.memory"})->sources.collect_memory);
+  EXPECT_FALSE(Parse({"--no-bpf.cpu"})->sources.bpf_cpu);
+  EXPECT_EQ(Parse({"--bpf.max-tasks=4096"})->sources.bpf_max_tasks, 4096u);
 }
 
 TEST(Flags, ErrorsNameTheFlag) {
@@ -153,9 +157,9 @@ TEST(ParseFlagsRemoteWrite, RepeatableFlagsAccumulateAndLabelsAreChecked) {
   EXPECT_EQ(config->remote_write_urls.size(), 2u);
   EXPECT_EQ(config->remote_write_external_labels.at(0).second, "c=1");  // split at the first =
   EXPECT_EQ(config->remote_write_interval, std::chrono::seconds(5));
-  EXPECT_FALSE(config->bpf);
+  EXPECT_FALSE(config->sources.bpf);
   EXPECT_TRUE(config->compat_cadvisor);
-  EXPECT_FALSE(config->collect_network);
+  EXPECT_FALSE(config->sources.collect_network);
 }
 
 TEST(ParseFlagsRemoteWrite, TlsFilesForTheSender) {
@@ -247,7 +251,7 @@ TEST(Usage, GroupsFlagsByArea) {
   size_t at = 0;
   for (const char* heading :
        {"\nWeb:\n  --web.listen-address=ADDR", "\nLogging:\n", "\nHost paths:\n", "\nSampling:\n",
-        "\neBPF:\n  --[no-]bpf ", "\nMetadata:\n", "\nCollectors:\n  --[no-]collector.cpu ",
+        "\neBPF:\n  --[no-]bpf ", "\nCollectors:\n  --[no-]collector.cpu ", "\nMetadata:\n",
         "\nReceiver (remote_write in):\n", "\nRemote write (out):\n", "\nGeneral:\n",
         "\nEndpoints: ", "\nCapabilities "}) {
     const size_t found = usage.find(heading, at);
@@ -267,8 +271,8 @@ TEST(Flags, EmptyValuesAndToggleValues) {
   ASSERT_TRUE(config) << error;
   EXPECT_EQ(config->docker_endpoint, "");  // "" turns the Docker provider off
   EXPECT_EQ(config->log_level, LogLevel::kWarn);
-  EXPECT_TRUE(config->collect_cpu);
-  EXPECT_FALSE(config->bpf);
+  EXPECT_TRUE(config->sources.collect_cpu);
+  EXPECT_FALSE(config->sources.bpf);
   // A duration whose milliseconds wrap around 2^64 (to 384 ms) was taken as that.
   EXPECT_FALSE(Parse({"--sample.interval=18446744073709552s"}, &error));
   EXPECT_FALSE(Parse({"--bpf=maybe"}, &error));

@@ -47,25 +47,12 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
-constexpr const char* kPinDir = "/sys/fs/bpf/podstat";
 
 // What the sources are built from: the flags, and the cgroup v2 mount found at start.
 sources::SourceConfig SourceConfigOf(const Config& config, const std::string& cgroup_root) {
-  sources::SourceConfig sources;
+  sources::SourceConfig sources = config.sources;
   sources.paths = config.paths;
   sources.cgroup_root = cgroup_root;
-  sources.collect_cpu = config.collect_cpu;
-  sources.collect_memory = config.collect_memory;
-  sources.process_top = config.collect_process ? config.process_top : 0;
-  sources.collect_network = config.collect_network;
-  sources.include_loopback = config.network_loopback;
-  sources.bpf = config.bpf;
-  sources.bpf_cpu = config.bpf_cpu;
-  sources.bpf_tracepoint_type = config.bpf_tracepoint_type;
-  sources.bpf_max_cgroups = config.bpf_max_cgroups;
-  sources.bpf_max_tasks = config.bpf_max_tasks;
-  sources.reconcile_interval = config.bpf_reconcile_interval;
-  if (config.bpf_pin) sources.pin_dir = kPinDir;  // MapPins mounts a bpffs there if none is
   return sources;
 }
 
@@ -133,7 +120,7 @@ int RunCheck(const Config& config, Logger& logger) {
   }
   if (cgroup_root) {
     sources::SourceConfig source_config = SourceConfigOf(config, *cgroup_root);
-    source_config.pin_dir.clear();  // a check leaves no pins behind
+    source_config.bpf_pin = false;  // a check leaves no pins behind
     for (const sources::CheckLine& kernel : sources::CheckKernel(source_config, problems)) {
       line(kernel.what, kernel.verdict);
     }
@@ -571,6 +558,10 @@ int main(int argc, char** argv) {
   }
   if (config->help) {
     std::cout << podstat::app::UsageText();
+    return podstat::app::kExitOk;
+  }
+  if (config->metrics) {
+    std::cout << podstat::sources::RenderMetricTable();
     return podstat::app::kExitOk;
   }
   if (config->version) {
