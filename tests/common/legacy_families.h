@@ -180,6 +180,7 @@ inline std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot
         by_type[model::kSocketKindTypes[kind]] += (*cgroup.sockets)[family][kind];
       }
       for (const auto& [type, count] : by_type) {
+        if (type == "other" && !snapshot.other_socket_kinds_counted) continue;
         Labels labels = who(cgroup);
         labels.push_back({"family", std::string(model::kSocketFamilies[family])});
         labels.push_back({"type", std::string(type)});

@@ -178,6 +178,7 @@ void WriteCgroupFamilies(const model::Snapshot& snapshot, const BuildContext& co
           by_type[model::kSocketKindTypes[kind]] += counts[family][kind];
         }
         for (const auto& [type, count] : by_type) {
+          if (type == "other" && !snapshot.other_socket_kinds_counted) continue;
           const std::array<Label, 2> labels = {
               {{"family", model::kSocketFamilies[family]}, {"type", type}}};
           sockets.AddFor(&who[c], labels, static_cast<double>(count));

@@ -17,6 +17,10 @@ class ProcSocketTablesSource final : public Source {
                    : "bpf_sockets counts open sockets";
   }
 
+  void Collect(const Pass& /*pass*/, Sink& sink) override {
+    sink.snapshot().other_socket_kinds_counted = false;  // the tables have no such kinds
+  }
+
   void CollectNamespace(const Pass& /*pass*/, const NamespaceView& view, Sink& sink) override {
     model::SocketCounts sockets{};
     std::array<std::optional<model::UdpQueues>, 2> udp;

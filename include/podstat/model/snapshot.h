@@ -224,6 +224,10 @@ struct Snapshot {
   std::vector<CgroupStats> cgroups;  // sorted by path, one entry per path
   std::optional<NodeMemory> node_memory;
   std::optional<NodeSockstat> node_sockstat;
+  // Whether open sockets of the other kinds (MPTCP, SCTP, ICMP "ping", ...) are counted: the eBPF
+  // socket programs see every socket(), the /proc socket tables have no such kinds. Without them
+  // container_sockets{type="other"} could only ever be 0, and is left out.
+  bool other_socket_kinds_counted = true;
   SelfStats self;
 };
 

@@ -114,6 +114,20 @@ TEST(AgentSourcesTest, SourceActiveListsTheRegistryAndFollowsTheFlags) {
       ASSERT_NE(it, active.end()) << name;
       EXPECT_EQ(it->second, value) << name;
     }
+    // Without eBPF the /proc tables count sockets: they have no "other" kinds, so no series that
+    // could only be 0 stands for them; with eBPF every kind is counted.
+    size_t other = 0, sockets = 0;
+    for (const Sample& sample : ParseExposition(agent.Scrape())) {
+      if (sample.name != "container_sockets") continue;
+      ++sockets;
+      if (sample.labels.at("type") == "other") ++other;
+    }
+    EXPECT_GT(sockets, 0u) << "the host holds sockets: some cgroup has container_sockets";
+    if (active.at("proc_socket_tables") == 1) {
+      EXPECT_EQ(other, 0u);
+    } else {
+      EXPECT_GT(other, 0u);
+    }
     // The log says what was chosen for each source.
     for (const sources::SourceInfo* info : sources::kRegistry) {
       EXPECT_NE(agent.Stderr().find("msg=\"" + std::string(info->name) + ": "), std::string::npos)

@@ -477,6 +477,23 @@ TEST(SeriesHygiene, OneSocketBringsEveryKindAndOneTimeWaitEveryState) {
   EXPECT_EQ(SeriesOf(families, "container_tcp_connect_failures_total", "/docker/quiet"), 1u);
 }
 
+// The /proc socket tables (the fallback without eBPF) have no "other" kinds: type="other" could
+// only ever be 0 then, and is left out; the other three types stay.
+TEST(SeriesHygiene, OtherSocketTypeOnlyWhereOtherKindsAreCounted) {
+  model::Snapshot snapshot = QuietAndBusy();
+  (*snapshot.cgroups.back().sockets)[0][model::kSocketTcp] = 1;
+  EXPECT_EQ(
+      ByLabel(FamilyNamed(BuildFamilies(snapshot, {}), "container_sockets"), "type").count("other"),
+      1u);
+  snapshot.other_socket_kinds_counted = false;
+  const auto families = BuildFamilies(snapshot, {});
+  EXPECT_EQ(SeriesOf(families, "container_sockets", "/docker/quiet"), 6u);
+  for (const auto& metric : FamilyNamed(families, "container_sockets").metric) {
+    for (const auto& label : metric.label)
+      EXPECT_FALSE(label.name == "type" && label.value == "other");
+  }
+}
+
 TEST(SeriesHygiene, SockstatProtocolsWithoutSocketsAreLeftOutButTcpAndUdpStay) {
   model::Snapshot snapshot = OneNetworkedContainer();
   model::NetworkStats& network = *snapshot.cgroups[0].network;
