@@ -15,10 +15,11 @@
  * userspace probes the kernel and loads exactly one flavour):
  * - sched_switch: two map operations, one per-thread hash lookup (ps_cpu_tasks) and one per-CPU
  *   hash lookup (ps_cpu_cgroups; inserts only for a new thread or cgroup), and no atomics. The
- *   cgroup comes from bpf_get_current_cgroup_id(): the tracepoint fires before the switch, so
- *   `current` is still the outgoing thread. A thread's entry is deleted at its last switch-out
- *   (state TASK_DEAD), after its last slice has been charged; deleting it at sched_process_exit
- *   instead would lose that slice and see the entry re-inserted by it.
+ *   thread id and cgroup are the outgoing thread's: the tracepoint fires before the switch, so
+ *   `current` is still that thread (tp_btf reads both from `prev` with plain loads, raw_tp asks
+ *   the helpers about `current`: see ps_current_cgroup_id). A thread's entry is deleted at its last
+ * switch-out (state TASK_DEAD), after its last slice has been charged; deleting it at
+ * sched_process_exit instead would lose that slice and see the entry re-inserted by it.
  * - sched_wakeup_new (once per new thread): records the new thread's (zero) counters, so that its
  *   first slice and the wait before it are charged too.
  *
@@ -106,8 +107,8 @@ static __always_inline void count_drop(__u32 reason) {
 }
 
 /* Adds a finished slice and the wait before it to the current thread's cgroup, on this CPU. */
-static __always_inline void charge_current_cgroup(__u64 on_cpu_ns, __u64 wait_ns) {
-  struct ps_cpu_cgroup_key key = {.cgroup_id = bpf_get_current_cgroup_id()};
+static __always_inline void charge_current_cgroup(__u64 cgroup_id, __u64 on_cpu_ns, __u64 wait_ns) {
+  struct ps_cpu_cgroup_key key = {.cgroup_id = cgroup_id};
   struct ps_cgroup_cpu* totals = bpf_map_lookup_elem(&ps_cpu_cgroups, &key);
 
   if (!totals) {
@@ -132,7 +133,7 @@ static __always_inline void charge_current_cgroup(__u64 on_cpu_ns, __u64 wait_ns
 
 static __always_inline int on_switch(bool preempt, struct task_struct* prev, bool direct) {
   /* The outgoing thread is `current`; tid 0 is this CPU's idle task, which is not accounted. */
-  struct ps_task_key key = {.tid = (__u32)bpf_get_current_pid_tgid()};
+  struct ps_task_key key = {.tid = ps_current_tid(prev, direct)};
   if (!key.tid) return 0;
 
   const __u64 task = (__u64)prev;
@@ -165,7 +166,8 @@ static __always_inline int on_switch(bool preempt, struct task_struct* prev, boo
       count_drop(PS_CPU_DROP_TASK_MAP_FULL);
   }
 
-  if (on_cpu_delta | wait_delta) charge_current_cgroup(on_cpu_delta, wait_delta);
+  if (on_cpu_delta | wait_delta)
+    charge_current_cgroup(ps_current_cgroup_id(prev, direct), on_cpu_delta, wait_delta);
   return 0;
 }
 
