@@ -174,8 +174,8 @@ static __always_inline void add_sockets(__u64 cgroup_id, __u32 family, __u32 kin
 }
 
 /* Adds `n` to a counter of enum ps_tcp_event for the cgroup owning a full socket. */
-static __always_inline void count_events(const struct sock* sk, __u32 event, __u64 n) {
-  __u64 cgroup_id = ps_sock_cgroup_id(sk);
+static __always_inline void count_events(const struct sock* sk, __u32 event, __u64 n, bool direct) {
+  __u64 cgroup_id = ps_sock_cgroup_id(sk, direct);
 
   if (!cgroup_id) {
     count_drop(PS_DROP_NO_CGROUP);
@@ -189,13 +189,13 @@ static __always_inline void count_events(const struct sock* sk, __u32 event, __u
   __sync_fetch_and_add(&counts->events[event], n);
 }
 
-static __always_inline void count_event(const struct sock* sk, __u32 event) {
-  count_events(sk, event, 1);
+static __always_inline void count_event(const struct sock* sk, __u32 event, bool direct) {
+  count_events(sk, event, 1, direct);
 }
 
 /* Timewait and request sockets are smaller structs without sk_cgrp_data (sk_fullsock()). */
-static __always_inline int is_full_socket(const struct sock* sk) {
-  int state = BPF_CORE_READ(sk, __sk_common.skc_state);
+static __always_inline int is_full_socket(const struct sock* sk, bool direct) {
+  int state = PS_READ(direct, sk, __sk_common.skc_state);
 
   return state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV;
 }
@@ -210,7 +210,7 @@ static __always_inline int valid_state(int state) {
  * one that dies without ever having had one takes its own -1. */
 static __always_inline void track_child_without_storage(struct sock* sk,
                                                         const struct ps_sock_mark* new_child,
-                                                        int oldstate, int newstate) {
+                                                        int oldstate, int newstate, bool direct) {
   __u64 key = (__u64)sk;
 
   if (new_child) {
@@ -221,7 +221,7 @@ static __always_inline void track_child_without_storage(struct sock* sk,
     add_sockets(new_child->cgroup_id, new_child->family, new_child->kind, 1);
     return;
   }
-  if (BPF_CORE_READ(sk, sk_socket)) {
+  if (PS_READ(direct, sk, sk_socket)) {
     /* Accepted (or not a child at all). A child leaves these states only: SYN_RECV with
      * TCP_FASTOPEN, ESTABLISHED, or CLOSE_WAIT when the peer closed before accept(); other
      * sockets skip the delete. */
@@ -240,14 +240,14 @@ static __always_inline void track_child_without_storage(struct sock* sk,
 }
 
 /*
- * with_marks: a compile-time constant, true for tp_btf, whose BTF-typed socket pointer
- * bpf_sk_storage_get accepts; raw_tp arguments are plain integers and cannot carry marks.
+ * direct: a compile-time constant, true for tp_btf, whose BTF-typed socket pointer allows plain
+ * loads and is accepted by bpf_sk_storage_get; raw_tp arguments are plain integers, read with
+ * bpf_probe_read_kernel, and cannot carry marks.
  */
-static __always_inline int on_set_state(struct sock* sk, int oldstate, int newstate,
-                                        bool with_marks) {
-  if (ps_sock_protocol(sk) != IPPROTO_TCP) return 0;
+static __always_inline int on_set_state(struct sock* sk, int oldstate, int newstate, bool direct) {
+  if (ps_sock_protocol(sk, direct) != IPPROTO_TCP) return 0;
 
-  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  __u16 family = PS_READ(direct, sk, __sk_common.skc_family);
   if (family != PS_AF_INET && family != PS_AF_INET6) return 0;
 
   if (!valid_state(oldstate) || !valid_state(newstate)) {
@@ -255,7 +255,7 @@ static __always_inline int on_set_state(struct sock* sk, int oldstate, int newst
     return 0;
   }
 
-  __u64 cgroup_id = ps_sock_cgroup_id(sk);
+  __u64 cgroup_id = ps_sock_cgroup_id(sk, direct);
   if (!cgroup_id) {
     count_drop(PS_DROP_NO_CGROUP);
     return 0;
@@ -285,11 +285,11 @@ static __always_inline int on_set_state(struct sock* sk, int oldstate, int newst
     __sync_fetch_and_add(&counts->events[PS_TCP_CONNECT_FAILURES], 1);
 
   if (!count_sockets) return 0;
-  if (!with_marks || !use_sk_storage) {
+  if (!direct || !use_sk_storage) {
     const struct ps_sock_mark child = {
         .cgroup_id = cgroup_id, .family = fam, .kind = PS_SOCK_TCP, .child = 1};
 
-    track_child_without_storage(sk, child_clone ? &child : 0, oldstate, newstate);
+    track_child_without_storage(sk, child_clone ? &child : 0, oldstate, newstate, direct);
     return 0;
   }
   if (child_clone) {
@@ -306,7 +306,7 @@ static __always_inline int on_set_state(struct sock* sk, int oldstate, int newst
     mark->child = 1;
     __sync_fetch_and_add(&counts->sockets[fam][PS_SOCK_TCP], 1);
     __sync_fetch_and_add(&counts->transitions, 1);
-  } else if (newstate == TCP_CLOSE && !BPF_CORE_READ(sk, sk_socket)) {
+  } else if (newstate == TCP_CLOSE && !sk->sk_socket) {
     /* Dying without a struct socket: a child that was never accepted (a released socket has a
      * mark already marked released, or none if it predates us). */
     struct ps_sock_mark* mark = bpf_sk_storage_get(&ps_sock_marks, sk, 0, 0);
@@ -347,10 +347,10 @@ static __always_inline __u64 retransmitted_segments(const struct sk_buff* skb) {
   return segs ? segs : 1;
 }
 
-static __always_inline int on_retransmit(const struct sock* sk, const struct sk_buff* skb,
-                                         int err) {
+static __always_inline int on_retransmit(const struct sock* sk, const struct sk_buff* skb, int err,
+                                         bool direct) {
   if (err) return 0; /* the retransmit failed (6.x reports those too): nothing was sent */
-  count_events(sk, PS_TCP_RETRANSMITS, retransmitted_segments(skb));
+  count_events(sk, PS_TCP_RETRANSMITS, retransmitted_segments(skb), direct);
   return 0;
 }
 
@@ -358,39 +358,39 @@ SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(ps_retrans_tp_btf, const struct sock* sk, const struct sk_buff* skb) {
   int err = retransmit_has_err ? (int)ctx[2] : 0;
 
-  return on_retransmit(sk, skb, err);
+  return on_retransmit(sk, skb, err, true);
 }
 
 SEC("raw_tp/tcp_retransmit_skb")
 int BPF_PROG(ps_retrans_raw_tp, const struct sock* sk, const struct sk_buff* skb) {
   int err = retransmit_has_err ? (int)ctx[2] : 0;
 
-  return on_retransmit(sk, skb, err);
+  return on_retransmit(sk, skb, err, false);
 }
 
 /* sk is NULL for a reset answering a segment no socket wanted (a closed port): no cgroup owns
  * it, so it is not counted per cgroup. */
-static __always_inline int on_send_reset(const struct sock* sk) {
-  if (sk && is_full_socket(sk)) count_event(sk, PS_TCP_RESETS_SENT);
+static __always_inline int on_send_reset(const struct sock* sk, bool direct) {
+  if (sk && is_full_socket(sk, direct)) count_event(sk, PS_TCP_RESETS_SENT, direct);
   return 0;
 }
 
 SEC("tp_btf/tcp_send_reset")
-int BPF_PROG(ps_rst_out_tp_btf, const struct sock* sk) { return on_send_reset(sk); }
+int BPF_PROG(ps_rst_out_tp_btf, const struct sock* sk) { return on_send_reset(sk, true); }
 
 SEC("raw_tp/tcp_send_reset")
-int BPF_PROG(ps_rst_out_raw_tp, const struct sock* sk) { return on_send_reset(sk); }
+int BPF_PROG(ps_rst_out_raw_tp, const struct sock* sk) { return on_send_reset(sk, false); }
 
-static __always_inline int on_receive_reset(const struct sock* sk) {
-  if (sk && is_full_socket(sk)) count_event(sk, PS_TCP_RESETS_RECEIVED);
+static __always_inline int on_receive_reset(const struct sock* sk, bool direct) {
+  if (sk && is_full_socket(sk, direct)) count_event(sk, PS_TCP_RESETS_RECEIVED, direct);
   return 0;
 }
 
 SEC("tp_btf/tcp_receive_reset")
-int BPF_PROG(ps_rst_in_tp_btf, const struct sock* sk) { return on_receive_reset(sk); }
+int BPF_PROG(ps_rst_in_tp_btf, const struct sock* sk) { return on_receive_reset(sk, true); }
 
 SEC("raw_tp/tcp_receive_reset")
-int BPF_PROG(ps_rst_in_raw_tp, const struct sock* sk) { return on_receive_reset(sk); }
+int BPF_PROG(ps_rst_in_raw_tp, const struct sock* sk) { return on_receive_reset(sk, false); }
 
 /* ---- Open sockets of every kind ---- */
 

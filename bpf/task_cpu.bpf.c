@@ -137,7 +137,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct* prev, boo
   if (!key.tid) return 0;
 
   const __u64 task = (__u64)prev;
-  const __u64 on_cpu = PS_TASK_READ(direct, prev, se.sum_exec_runtime);
+  const __u64 on_cpu = PS_READ(direct, prev, se.sum_exec_runtime);
   const __u64 run_delay = ps_task_run_delay(prev, direct);
   /* The last switch-out: do_task_dead() sets TASK_DEAD and schedules for good. A preemption
    * between the two is not the last one. */
@@ -175,10 +175,10 @@ static __always_inline int on_switch(bool preempt, struct task_struct* prev, boo
  * on is charged, its first slice included. Overwrites any entry left under its tid (by a thread
  * that gave the tid up in execve()). */
 static __always_inline int on_wakeup_new(struct task_struct* task, bool direct) {
-  struct ps_task_key key = {.tid = PS_TASK_READ(direct, task, pid)};
+  struct ps_task_key key = {.tid = PS_READ(direct, task, pid)};
   struct ps_task_times first = {
       .task = (__u64)task,
-      .on_cpu_ns = PS_TASK_READ(direct, task, se.sum_exec_runtime),
+      .on_cpu_ns = PS_READ(direct, task, se.sum_exec_runtime),
       .run_delay_ns = ps_task_run_delay(task, direct),
   };
 
