@@ -145,9 +145,10 @@ const volatile bool retransmit_has_err = false;
  * socket's -1 goes where its +1 went without a mark, and ps_sock_create allocates none: creating
  * socket-local storage costs ~860 ns per socket on the development VM (two allocations and a
  * lock), three quarters of sock_create's whole cost. Marks remain for accepted children only,
- * whose death before accept() has no sock_release. Without the kfunc (5.11-6.1) every socket is
- * marked at creation as before, and without socket-local storage (5.10, raw_tp) the -1 goes to
- * the closing task's cgroup.
+ * whose death before accept() has no sock_release. Also used without socket-local storage (raw_tp
+ * on 6.2+), where no socket has a mark. Without the kfunc, tp_btf on 5.11-6.1 marks every socket
+ * at creation as before, and where there are no marks either (5.10, raw_tp before 6.2) the -1 of
+ * a socket goes to the closing task's cgroup.
  */
 const volatile bool release_reads_sk_cgroup = false;
 extern void* bpf_rdonly_cast(const void* obj, __u32 btf_id) __ksym __weak;
