@@ -345,8 +345,13 @@ std::unique_ptr<SockStateProgram> SockStateProgram::Load(const SockStateOptions&
                               ? " (socket marks in socket-local storage, for accepted children "
                                 "only: sock_release reads each socket's cgroup from the socket)"
                               : " (socket marks in socket-local storage)")
-                       : " (accepted children tracked in ps_child_socks: no socket-local "
-                         "storage for this program type on this kernel)")
+                       : std::string(" (accepted children tracked in ps_child_socks: no "
+                                     "socket-local storage for this program type on this "
+                                     "kernel; ") +
+                             (attempt.release_reads_sk_cgroup
+                                  ? "sock_release reads each socket's cgroup from the socket)"
+                                  : "sock_release takes a socket off the closing task's "
+                                    "cgroup)"))
             : std::string(", no cgroup socket programs (socket kinds come from /proc)"),
         "; ps_tcp_states sized for ", options.max_cgroups, " cgroups");
 

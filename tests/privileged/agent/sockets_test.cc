@@ -512,6 +512,11 @@ TEST_P(SocketsPrivileged, ASocketClosedFromAnotherCgroupComesOffTheCgroupItWasCr
   // count right within its interval and hide where the -1 went.
   Agent bpf({"--bpf.tracepoint-type=" + GetParam(), "--bpf.reconcile-interval=1h"});
   ASSERT_TRUE(bpf.WaitHealthy()) << bpf.Stderr();
+  if (bpf.Stderr().find("sock_release takes a socket off the closing task's cgroup") !=
+      std::string::npos) {
+    GTEST_SKIP() << "no marks and no bpf_rdonly_cast on this kernel (5.10; raw_tp before 6.2): "
+                    "the -1 goes to the closing task's cgroup, as documented";
+  }
   // A cgroup found busy by a round (its sockets changed during the dump: on a shared host, any
   // cgroup's) has the round retried within seconds, and that retry would put a wrong count right
   // too: start once a round found none busy. If none does, the test still holds, but could not
