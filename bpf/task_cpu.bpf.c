@@ -17,9 +17,9 @@
  *   hash lookup (ps_cpu_cgroups; inserts only for a new thread or cgroup), and no atomics. The
  *   thread id and cgroup are the outgoing thread's: the tracepoint fires before the switch, so
  *   `current` is still that thread (tp_btf reads both from `prev` with plain loads, raw_tp asks
- *   the helpers about `current`: see ps_current_cgroup_id). A thread's entry is deleted at its last
- * switch-out (state TASK_DEAD), after its last slice has been charged; deleting it at
- * sched_process_exit instead would lose that slice and see the entry re-inserted by it.
+ *   the helpers about `current`: see ps_current_cgroup_id). A thread's entry is deleted at its
+ *   last switch-out (state TASK_DEAD), after its last slice has been charged; deleting it at
+ *   sched_process_exit instead would lose that slice and see the entry re-inserted by it.
  * - sched_wakeup_new (once per new thread): records the new thread's (zero) counters, so that its
  *   first slice and the wait before it are charged too.
  *
@@ -61,6 +61,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  *   size: set before load to min(kernel.pid_max, --bpf.max-tasks): thread ids are below pid_max,
  *   so the map cannot fill up unless capped. Preallocated (a hash in a tracing program must be on
  *   older kernels), so the cap bounds its memory, about 96 bytes an entry.
+ *   Not task-local storage, though its lookup costs ~33 ns against the hash's ~61 ns on the
+ *   development VM: it would be created here, under the run-queue lock, by an allocation that
+ *   older kernels make with GFP_ATOMIC kmalloc (which may wake kswapd, taking a run-queue lock),
+ *   and userspace cannot list it (ListTasks; docs/performance.md has the figures).
  */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
