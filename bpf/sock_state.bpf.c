@@ -22,7 +22,9 @@
  * tracepoint counts it at its creation (LISTEN->SYN_RECV) and marks it; a child that dies before
  * accept() (its listener closed, or reset in the queue) reaches CLOSE without a struct socket, and
  * the mark says to take it off then. Marks live in socket-local storage where the kernel lets
- * tracing programs use it (tp_btf on 5.11+): exact, freed with the socket, nothing to size.
+ * tracing programs use it (tp_btf on 5.11+): exact, freed with the socket, nothing to size. Where
+ * sock_release can read the socket's own cgroup (6.2+, release_reads_sk_cgroup) only accepted
+ * children are marked; before, every socket is, so that its -1 goes where its +1 went.
  * Elsewhere (5.10, and any raw_tp program, whose arguments are plain integers) only accepted
  * children need a mark, and it lives in ps_child_socks, keyed by the socket's address, from the
  * child's creation until accept() gives it a struct socket or it dies without one; every other
@@ -79,8 +81,8 @@ struct {
  * ps_sock_marks
  *   socket-local storage (BPF_MAP_TYPE_SK_STORAGE): struct ps_sock_mark per socket counted in
  *   ps_tcp_states.sockets, saying which cgroup, family and kind its +1 went to.
- *   inserted by: ps_sock_create (every socket() of an inet family) and the tp_btf state program
- *                (accepted TCP children).
+ *   inserted by: the tp_btf state program (accepted TCP children), and ps_sock_create (every
+ *                socket() of an inet family) unless release_reads_sk_cgroup.
  *   deleted by:  the kernel, with the socket. No size: storage hangs off each socket.
  *   Not cloned into children (no BPF_F_CLONE): a child gets its own mark.
  */
@@ -135,6 +137,22 @@ const volatile bool use_sk_storage = true;
  */
 const volatile bool retransmit_has_err = false;
 
+/*
+ * release_reads_sk_cgroup: cgroup/sock_release reads the cgroup a socket was created in from the
+ * socket itself (sk->sk_cgrp_data, set from the creating task in sk_alloc(), the cgroup
+ * sock_create counted it for), through bpf_rdonly_cast (a kfunc since 6.2 that the verifier
+ * turns into a plain move; userspace sets this only when the kernel's BTF has it). Then a
+ * socket's -1 goes where its +1 went without a mark, and ps_sock_create allocates none: creating
+ * socket-local storage costs ~860 ns per socket on the development VM (two allocations and a
+ * lock), three quarters of sock_create's whole cost. Marks remain for accepted children only,
+ * whose death before accept() has no sock_release. Also used without socket-local storage (raw_tp
+ * on 6.2+), where no socket has a mark. Without the kfunc, tp_btf on 5.11-6.1 marks every socket
+ * at creation as before, and where there are no marks either (5.10, raw_tp before 6.2) the -1 of
+ * a socket goes to the closing task's cgroup.
+ */
+const volatile bool release_reads_sk_cgroup = false;
+extern void* bpf_rdonly_cast(const void* obj, __u32 btf_id) __ksym __weak;
+
 static __always_inline void count_drop(__u32 reason) {
   __u64* value = bpf_map_lookup_elem(&ps_stats, &reason);
 
@@ -174,8 +192,8 @@ static __always_inline void add_sockets(__u64 cgroup_id, __u32 family, __u32 kin
 }
 
 /* Adds `n` to a counter of enum ps_tcp_event for the cgroup owning a full socket. */
-static __always_inline void count_events(const struct sock* sk, __u32 event, __u64 n) {
-  __u64 cgroup_id = ps_sock_cgroup_id(sk);
+static __always_inline void count_events(const struct sock* sk, __u32 event, __u64 n, bool direct) {
+  __u64 cgroup_id = ps_sock_cgroup_id(sk, direct);
 
   if (!cgroup_id) {
     count_drop(PS_DROP_NO_CGROUP);
@@ -189,13 +207,13 @@ static __always_inline void count_events(const struct sock* sk, __u32 event, __u
   __sync_fetch_and_add(&counts->events[event], n);
 }
 
-static __always_inline void count_event(const struct sock* sk, __u32 event) {
-  count_events(sk, event, 1);
+static __always_inline void count_event(const struct sock* sk, __u32 event, bool direct) {
+  count_events(sk, event, 1, direct);
 }
 
 /* Timewait and request sockets are smaller structs without sk_cgrp_data (sk_fullsock()). */
-static __always_inline int is_full_socket(const struct sock* sk) {
-  int state = BPF_CORE_READ(sk, __sk_common.skc_state);
+static __always_inline int is_full_socket(const struct sock* sk, bool direct) {
+  int state = PS_READ(direct, sk, __sk_common.skc_state);
 
   return state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV;
 }
@@ -210,7 +228,7 @@ static __always_inline int valid_state(int state) {
  * one that dies without ever having had one takes its own -1. */
 static __always_inline void track_child_without_storage(struct sock* sk,
                                                         const struct ps_sock_mark* new_child,
-                                                        int oldstate, int newstate) {
+                                                        int oldstate, int newstate, bool direct) {
   __u64 key = (__u64)sk;
 
   if (new_child) {
@@ -221,7 +239,7 @@ static __always_inline void track_child_without_storage(struct sock* sk,
     add_sockets(new_child->cgroup_id, new_child->family, new_child->kind, 1);
     return;
   }
-  if (BPF_CORE_READ(sk, sk_socket)) {
+  if (PS_READ(direct, sk, sk_socket)) {
     /* Accepted (or not a child at all). A child leaves these states only: SYN_RECV with
      * TCP_FASTOPEN, ESTABLISHED, or CLOSE_WAIT when the peer closed before accept(); other
      * sockets skip the delete. */
@@ -240,14 +258,14 @@ static __always_inline void track_child_without_storage(struct sock* sk,
 }
 
 /*
- * with_marks: a compile-time constant, true for tp_btf, whose BTF-typed socket pointer
- * bpf_sk_storage_get accepts; raw_tp arguments are plain integers and cannot carry marks.
+ * direct: a compile-time constant, true for tp_btf, whose BTF-typed socket pointer allows plain
+ * loads and is accepted by bpf_sk_storage_get; raw_tp arguments are plain integers, read with
+ * bpf_probe_read_kernel, and cannot carry marks.
  */
-static __always_inline int on_set_state(struct sock* sk, int oldstate, int newstate,
-                                        bool with_marks) {
-  if (ps_sock_protocol(sk) != IPPROTO_TCP) return 0;
+static __always_inline int on_set_state(struct sock* sk, int oldstate, int newstate, bool direct) {
+  if (ps_sock_protocol(sk, direct) != IPPROTO_TCP) return 0;
 
-  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  __u16 family = PS_READ(direct, sk, __sk_common.skc_family);
   if (family != PS_AF_INET && family != PS_AF_INET6) return 0;
 
   if (!valid_state(oldstate) || !valid_state(newstate)) {
@@ -255,7 +273,7 @@ static __always_inline int on_set_state(struct sock* sk, int oldstate, int newst
     return 0;
   }
 
-  __u64 cgroup_id = ps_sock_cgroup_id(sk);
+  __u64 cgroup_id = ps_sock_cgroup_id(sk, direct);
   if (!cgroup_id) {
     count_drop(PS_DROP_NO_CGROUP);
     return 0;
@@ -285,11 +303,11 @@ static __always_inline int on_set_state(struct sock* sk, int oldstate, int newst
     __sync_fetch_and_add(&counts->events[PS_TCP_CONNECT_FAILURES], 1);
 
   if (!count_sockets) return 0;
-  if (!with_marks || !use_sk_storage) {
+  if (!direct || !use_sk_storage) {
     const struct ps_sock_mark child = {
         .cgroup_id = cgroup_id, .family = fam, .kind = PS_SOCK_TCP, .child = 1};
 
-    track_child_without_storage(sk, child_clone ? &child : 0, oldstate, newstate);
+    track_child_without_storage(sk, child_clone ? &child : 0, oldstate, newstate, direct);
     return 0;
   }
   if (child_clone) {
@@ -306,7 +324,7 @@ static __always_inline int on_set_state(struct sock* sk, int oldstate, int newst
     mark->child = 1;
     __sync_fetch_and_add(&counts->sockets[fam][PS_SOCK_TCP], 1);
     __sync_fetch_and_add(&counts->transitions, 1);
-  } else if (newstate == TCP_CLOSE && !BPF_CORE_READ(sk, sk_socket)) {
+  } else if (newstate == TCP_CLOSE && !sk->sk_socket) {
     /* Dying without a struct socket: a child that was never accepted (a released socket has a
      * mark already marked released, or none if it predates us). */
     struct ps_sock_mark* mark = bpf_sk_storage_get(&ps_sock_marks, sk, 0, 0);
@@ -347,10 +365,10 @@ static __always_inline __u64 retransmitted_segments(const struct sk_buff* skb) {
   return segs ? segs : 1;
 }
 
-static __always_inline int on_retransmit(const struct sock* sk, const struct sk_buff* skb,
-                                         int err) {
+static __always_inline int on_retransmit(const struct sock* sk, const struct sk_buff* skb, int err,
+                                         bool direct) {
   if (err) return 0; /* the retransmit failed (6.x reports those too): nothing was sent */
-  count_events(sk, PS_TCP_RETRANSMITS, retransmitted_segments(skb));
+  count_events(sk, PS_TCP_RETRANSMITS, retransmitted_segments(skb), direct);
   return 0;
 }
 
@@ -358,39 +376,39 @@ SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(ps_retrans_tp_btf, const struct sock* sk, const struct sk_buff* skb) {
   int err = retransmit_has_err ? (int)ctx[2] : 0;
 
-  return on_retransmit(sk, skb, err);
+  return on_retransmit(sk, skb, err, true);
 }
 
 SEC("raw_tp/tcp_retransmit_skb")
 int BPF_PROG(ps_retrans_raw_tp, const struct sock* sk, const struct sk_buff* skb) {
   int err = retransmit_has_err ? (int)ctx[2] : 0;
 
-  return on_retransmit(sk, skb, err);
+  return on_retransmit(sk, skb, err, false);
 }
 
 /* sk is NULL for a reset answering a segment no socket wanted (a closed port): no cgroup owns
  * it, so it is not counted per cgroup. */
-static __always_inline int on_send_reset(const struct sock* sk) {
-  if (sk && is_full_socket(sk)) count_event(sk, PS_TCP_RESETS_SENT);
+static __always_inline int on_send_reset(const struct sock* sk, bool direct) {
+  if (sk && is_full_socket(sk, direct)) count_event(sk, PS_TCP_RESETS_SENT, direct);
   return 0;
 }
 
 SEC("tp_btf/tcp_send_reset")
-int BPF_PROG(ps_rst_out_tp_btf, const struct sock* sk) { return on_send_reset(sk); }
+int BPF_PROG(ps_rst_out_tp_btf, const struct sock* sk) { return on_send_reset(sk, true); }
 
 SEC("raw_tp/tcp_send_reset")
-int BPF_PROG(ps_rst_out_raw_tp, const struct sock* sk) { return on_send_reset(sk); }
+int BPF_PROG(ps_rst_out_raw_tp, const struct sock* sk) { return on_send_reset(sk, false); }
 
-static __always_inline int on_receive_reset(const struct sock* sk) {
-  if (sk && is_full_socket(sk)) count_event(sk, PS_TCP_RESETS_RECEIVED);
+static __always_inline int on_receive_reset(const struct sock* sk, bool direct) {
+  if (sk && is_full_socket(sk, direct)) count_event(sk, PS_TCP_RESETS_RECEIVED, direct);
   return 0;
 }
 
 SEC("tp_btf/tcp_receive_reset")
-int BPF_PROG(ps_rst_in_tp_btf, const struct sock* sk) { return on_receive_reset(sk); }
+int BPF_PROG(ps_rst_in_tp_btf, const struct sock* sk) { return on_receive_reset(sk, true); }
 
 SEC("raw_tp/tcp_receive_reset")
-int BPF_PROG(ps_rst_in_raw_tp, const struct sock* sk) { return on_receive_reset(sk); }
+int BPF_PROG(ps_rst_in_raw_tp, const struct sock* sk) { return on_receive_reset(sk, false); }
 
 /* ---- Open sockets of every kind ---- */
 
@@ -418,7 +436,7 @@ int ps_sock_create(struct bpf_sock* ctx) {
   __u64 cgroup_id = bpf_get_current_cgroup_id();
   __u32 fam = family == PS_AF_INET6 ? PS_FAMILY_INET6 : PS_FAMILY_INET;
 
-  if (!use_sk_storage) {
+  if (!use_sk_storage || release_reads_sk_cgroup) {
     add_sockets(cgroup_id, fam, sock_kind(ctx->type, ctx->protocol), 1);
     return 1;
   }
@@ -437,15 +455,21 @@ int ps_sock_create(struct bpf_sock* ctx) {
 }
 
 /* The last close() of a socket with a struct socket (inet_release). A socket without a mark was
- * opened before the programs were attached and is in the seeded baseline (or there are no marks
- * on this kernel): it comes off the closing task's cgroup, which created it unless it was passed
- * over a unix socket. */
+ * opened before the programs were attached and is in the seeded baseline, or was not marked
+ * (release_reads_sk_cgroup: only accepted children are; or there are no marks on this kernel): it
+ * comes off the cgroup it was created in where the socket says (release_reads_sk_cgroup), else
+ * off the closing task's cgroup, which created it unless it was passed over a unix socket. */
 SEC("cgroup/sock_release")
 int ps_sock_release(struct bpf_sock* ctx) {
   __u32 family = ctx->family;
 
   if (family != PS_AF_INET && family != PS_AF_INET6) return 1;
-  struct ps_sock_mark* mark = use_sk_storage ? bpf_sk_storage_get(&ps_sock_marks, ctx, 0, 0) : 0;
+  const __u32 type = ctx->type, protocol = ctx->protocol;
+  /* With release_reads_sk_cgroup only accepted TCP children carry marks. */
+  const bool may_have_mark =
+      use_sk_storage &&
+      (!release_reads_sk_cgroup || (type == 1 /* SOCK_STREAM */ && protocol == IPPROTO_TCP));
+  struct ps_sock_mark* mark = may_have_mark ? bpf_sk_storage_get(&ps_sock_marks, ctx, 0, 0) : 0;
 
   if (mark) {
     if (!mark->released) {
@@ -454,7 +478,19 @@ int ps_sock_release(struct bpf_sock* ctx) {
     }
     return 1;
   }
-  add_sockets(bpf_get_current_cgroup_id(), family == PS_AF_INET6 ? PS_FAMILY_INET6 : PS_FAMILY_INET,
-              sock_kind(ctx->type, ctx->protocol), -1);
+  __u64 cgroup_id;
+  if (release_reads_sk_cgroup) {
+    const struct sock* sk = bpf_rdonly_cast(ctx, bpf_core_type_id_kernel(struct sock));
+
+    cgroup_id = ps_sock_cgroup_id(sk, true);
+    if (!cgroup_id) {
+      count_drop(PS_DROP_NO_CGROUP);
+      return 1;
+    }
+  } else {
+    cgroup_id = bpf_get_current_cgroup_id();
+  }
+  add_sockets(cgroup_id, family == PS_AF_INET6 ? PS_FAMILY_INET6 : PS_FAMILY_INET,
+              sock_kind(type, protocol), -1);
   return 1;
 }

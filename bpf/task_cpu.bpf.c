@@ -15,10 +15,11 @@
  * userspace probes the kernel and loads exactly one flavour):
  * - sched_switch: two map operations, one per-thread hash lookup (ps_cpu_tasks) and one per-CPU
  *   hash lookup (ps_cpu_cgroups; inserts only for a new thread or cgroup), and no atomics. The
- *   cgroup comes from bpf_get_current_cgroup_id(): the tracepoint fires before the switch, so
- *   `current` is still the outgoing thread. A thread's entry is deleted at its last switch-out
- *   (state TASK_DEAD), after its last slice has been charged; deleting it at sched_process_exit
- *   instead would lose that slice and see the entry re-inserted by it.
+ *   thread id and cgroup are the outgoing thread's: the tracepoint fires before the switch, so
+ *   `current` is still that thread (tp_btf reads both from `prev` with plain loads, raw_tp asks
+ *   the helpers about `current`: see ps_current_cgroup_id). A thread's entry is deleted at its
+ *   last switch-out (state TASK_DEAD), after its last slice has been charged; deleting it at
+ *   sched_process_exit instead would lose that slice and see the entry re-inserted by it.
  * - sched_wakeup_new (once per new thread): records the new thread's (zero) counters, so that its
  *   first slice and the wait before it are charged too.
  *
@@ -60,6 +61,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  *   size: set before load to min(kernel.pid_max, --bpf.max-tasks): thread ids are below pid_max,
  *   so the map cannot fill up unless capped. Preallocated (a hash in a tracing program must be on
  *   older kernels), so the cap bounds its memory, about 96 bytes an entry.
+ *   Not task-local storage, though its lookup costs ~33 ns against the hash's ~61 ns on the
+ *   development VM: it would be created here, under the run-queue lock, by an allocation that
+ *   older kernels make with GFP_ATOMIC kmalloc (which may wake kswapd, taking a run-queue lock),
+ *   and userspace cannot list it (ListTasks; docs/performance.md has the figures).
  */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -106,8 +111,8 @@ static __always_inline void count_drop(__u32 reason) {
 }
 
 /* Adds a finished slice and the wait before it to the current thread's cgroup, on this CPU. */
-static __always_inline void charge_current_cgroup(__u64 on_cpu_ns, __u64 wait_ns) {
-  struct ps_cpu_cgroup_key key = {.cgroup_id = bpf_get_current_cgroup_id()};
+static __always_inline void charge_current_cgroup(__u64 cgroup_id, __u64 on_cpu_ns, __u64 wait_ns) {
+  struct ps_cpu_cgroup_key key = {.cgroup_id = cgroup_id};
   struct ps_cgroup_cpu* totals = bpf_map_lookup_elem(&ps_cpu_cgroups, &key);
 
   if (!totals) {
@@ -132,11 +137,11 @@ static __always_inline void charge_current_cgroup(__u64 on_cpu_ns, __u64 wait_ns
 
 static __always_inline int on_switch(bool preempt, struct task_struct* prev, bool direct) {
   /* The outgoing thread is `current`; tid 0 is this CPU's idle task, which is not accounted. */
-  struct ps_task_key key = {.tid = (__u32)bpf_get_current_pid_tgid()};
+  struct ps_task_key key = {.tid = ps_current_tid(prev, direct)};
   if (!key.tid) return 0;
 
   const __u64 task = (__u64)prev;
-  const __u64 on_cpu = PS_TASK_READ(direct, prev, se.sum_exec_runtime);
+  const __u64 on_cpu = PS_READ(direct, prev, se.sum_exec_runtime);
   const __u64 run_delay = ps_task_run_delay(prev, direct);
   /* The last switch-out: do_task_dead() sets TASK_DEAD and schedules for good. A preemption
    * between the two is not the last one. */
@@ -165,7 +170,8 @@ static __always_inline int on_switch(bool preempt, struct task_struct* prev, boo
       count_drop(PS_CPU_DROP_TASK_MAP_FULL);
   }
 
-  if (on_cpu_delta | wait_delta) charge_current_cgroup(on_cpu_delta, wait_delta);
+  if (on_cpu_delta | wait_delta)
+    charge_current_cgroup(ps_current_cgroup_id(prev, direct), on_cpu_delta, wait_delta);
   return 0;
 }
 
@@ -173,10 +179,10 @@ static __always_inline int on_switch(bool preempt, struct task_struct* prev, boo
  * on is charged, its first slice included. Overwrites any entry left under its tid (by a thread
  * that gave the tid up in execve()). */
 static __always_inline int on_wakeup_new(struct task_struct* task, bool direct) {
-  struct ps_task_key key = {.tid = PS_TASK_READ(direct, task, pid)};
+  struct ps_task_key key = {.tid = PS_READ(direct, task, pid)};
   struct ps_task_times first = {
       .task = (__u64)task,
-      .on_cpu_ns = PS_TASK_READ(direct, task, se.sum_exec_runtime),
+      .on_cpu_ns = PS_READ(direct, task, se.sum_exec_runtime),
       .run_delay_ns = ps_task_run_delay(task, direct),
   };
 

@@ -175,6 +175,17 @@ bool RetransmitHasErrArgument() {
   return has_err;
 }
 
+// Whether the kernel has the bpf_rdonly_cast kfunc (6.2+), through which cgroup/sock_release
+// reads the cgroup a socket was created in from the socket (release_reads_sk_cgroup in
+// bpf/sock_state.bpf.c). False without kernel BTF.
+bool KernelHasRdonlyCast() {
+  struct btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return false;
+  const bool found = btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC) > 0;
+  btf__free(vmlinux);
+  return found;
+}
+
 using SkeletonPtr = std::unique_ptr<sock_state_bpf, void (*)(sock_state_bpf*)>;
 
 // What one load attempt enables besides its tracepoint flavour.
@@ -182,6 +193,9 @@ struct Attempt {
   TracepointType type;
   std::string cgroup_root;  // cgroup/sock_create and sock_release attached here; empty: left out
   bool sk_storage;          // marks in socket-local storage (tp_btf only) or ps_child_socks
+  // sock_release takes a socket's cgroup from the socket (bpf_rdonly_cast, 6.2+), so that only
+  // accepted children need marks
+  bool release_reads_sk_cgroup;
 };
 
 // One attempt with exactly one tracepoint flavour enabled, and the cgroup socket programs when
@@ -215,6 +229,7 @@ SkeletonPtr TryLoad(const Attempt& attempt, uint32_t max_cgroups, std::string* e
   skeleton->rodata->count_sockets = sockets;
   skeleton->rodata->use_sk_storage = storage;
   skeleton->rodata->retransmit_has_err = RetransmitHasErrArgument();
+  skeleton->rodata->release_reads_sk_cgroup = sockets && attempt.release_reads_sk_cgroup;
   if (int err = bpf_map__set_max_entries(skeleton->maps.ps_tcp_states, max_cgroups); err) {
     *error = "sizing ps_tcp_states failed: " + LibbpfError(err);
     return {nullptr, sock_state_bpf__destroy};
@@ -222,7 +237,9 @@ SkeletonPtr TryLoad(const Attempt& attempt, uint32_t max_cgroups, std::string* e
   if (int err = sock_state_bpf__load(skeleton.get()); err) {
     *error = "loading the " + std::string(TracepointTypeName(type)) + " programs" +
              (sockets ? std::string(" with cgroup/sock_create and sock_release (marks in ") +
-                            (storage ? "socket-local storage)" : "ps_child_socks)")
+                            (storage ? "socket-local storage" : "ps_child_socks") +
+                            (attempt.release_reads_sk_cgroup ? ", cgroups read by bpf_rdonly_cast)"
+                                                             : ")")
                       : "") +
              " failed: " + LibbpfError(err) + LoadFailureDetail();
     return {nullptr, sock_state_bpf__destroy};
@@ -281,13 +298,19 @@ std::unique_ptr<SockStateProgram> SockStateProgram::Load(const SockStateOptions&
   // First with the cgroup socket programs, their marks in socket-local storage (tp_btf on
   // 5.11+), then in ps_child_socks (5.10's tracing programs may not use socket-local storage;
   // raw_tp never can), then without the socket programs (TCP states still from the tracepoint).
+  // Each with sock_release reading the socket's cgroup first where the kernel has
+  // bpf_rdonly_cast (6.2+: no mark per socket, ~800 ns less per socket()), then without.
+  const bool rdonly_cast = !options.cgroup_root.empty() && KernelHasRdonlyCast();
   std::vector<Attempt> tries;
   for (TracepointType type : attempts) {
     if (!options.cgroup_root.empty()) {
-      if (type == TracepointType::kTpBtf) tries.push_back({type, options.cgroup_root, true});
-      tries.push_back({type, options.cgroup_root, false});
+      for (const bool storage : {true, false}) {
+        if (storage && type != TracepointType::kTpBtf) continue;
+        if (rdonly_cast) tries.push_back({type, options.cgroup_root, storage, true});
+        tries.push_back({type, options.cgroup_root, storage, false});
+      }
     }
-    tries.push_back({type, "", false});
+    tries.push_back({type, "", false, false});
   }
 
   std::string reasons;
@@ -318,9 +341,17 @@ std::unique_ptr<SockStateProgram> SockStateProgram::Load(const SockStateOptions&
         program->sockets_attached_
             ? ", cgroup/sock_create and sock_release to " + attempt.cgroup_root +
                   (program->marks_in_storage_
-                       ? " (socket marks in socket-local storage)"
-                       : " (accepted children tracked in ps_child_socks: no socket-local "
-                         "storage for this program type on this kernel)")
+                       ? (attempt.release_reads_sk_cgroup
+                              ? " (socket marks in socket-local storage, for accepted children "
+                                "only: sock_release reads each socket's cgroup from the socket)"
+                              : " (socket marks in socket-local storage)")
+                       : std::string(" (accepted children tracked in ps_child_socks: no "
+                                     "socket-local storage for this program type on this "
+                                     "kernel; ") +
+                             (attempt.release_reads_sk_cgroup
+                                  ? "sock_release reads each socket's cgroup from the socket)"
+                                  : "sock_release takes a socket off the closing task's "
+                                    "cgroup)"))
             : std::string(", no cgroup socket programs (socket kinds come from /proc)"),
         "; ps_tcp_states sized for ", options.max_cgroups, " cgroups");
 
