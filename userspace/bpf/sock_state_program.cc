@@ -329,6 +329,8 @@ std::unique_ptr<SockStateProgram> SockStateProgram::Load(const SockStateOptions&
     program->sockets_attached_ = !attempt.cgroup_root.empty();
     program->marks_in_storage_ =
         program->sockets_attached_ && attempt.sk_storage && type == TracepointType::kTpBtf;
+    program->release_reads_socket_cgroup_ =
+        program->sockets_attached_ && attempt.release_reads_sk_cgroup;
     program->type_ = type;
     program->max_cgroups_ = options.max_cgroups;
     program->fallback_reasons_ = reasons;

@@ -16,10 +16,16 @@ class BpfSocketsSource final : public Source {
     if (!tcp_.program()) return tcp_.why_off() + "; open sockets from proc_socket_tables";
     if (!tcp_.program()->sockets_attached())
       return "cgroup/sock programs not attached; open sockets from proc_socket_tables";
-    return tcp_.program()->marks_in_storage()
-               ? "cgroup/sock_create + sock_release, marks in socket-local storage"
-               : "cgroup/sock_create + sock_release, accepted children in ps_child_socks (no "
-                 "socket-local storage here: a socket's -1 goes to the closing task's cgroup)";
+    const bpf::SockStateProgram& program = *tcp_.program();
+    std::string text = "cgroup/sock_create + sock_release, ";
+    text += program.marks_in_storage() ? "marks in socket-local storage"
+                                       : "accepted children in ps_child_socks";
+    text += program.release_reads_socket_cgroup()
+                ? "; a socket's -1 goes to the cgroup it was created in (read from the socket)"
+            : program.marks_in_storage()
+                ? "; a socket's -1 goes where its +1 went (its mark)"
+                : "; a socket's -1 goes to the closing task's cgroup (no socket-local storage)";
+    return text;
   }
 
   void Collect(const Pass& /*pass*/, Sink& sink) override {

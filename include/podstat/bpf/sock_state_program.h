@@ -86,6 +86,9 @@ class SockStateProgram {
   // or, without it, ps_child_socks for accepted children alone (a socket's -1 goes to the cgroup
   // of the task that closes it).
   bool marks_in_storage() const { return marks_in_storage_; }
+  // sock_release reads the cgroup a socket was created in from the socket itself (6.2+, with
+  // bpf_rdonly_cast): its -1 goes there even when another cgroup's task closes it.
+  bool release_reads_socket_cgroup() const { return release_reads_socket_cgroup_; }
   TracepointType tracepoint_type() const { return type_; }
   uint32_t max_cgroups() const { return max_cgroups_; }
   // Why the attempts before the one attached failed ("; "-separated), e.g. why the cgroup socket
@@ -116,6 +119,7 @@ class SockStateProgram {
   std::string attached_program_;
   bool sockets_attached_ = false;
   bool marks_in_storage_ = false;
+  bool release_reads_socket_cgroup_ = false;
   uint32_t max_cgroups_ = 0;
   std::string fallback_reasons_;
   MapPins pins_;  // declared after the skeleton: unpinned before it is destroyed
