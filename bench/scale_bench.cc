@@ -139,6 +139,7 @@ struct Options {
   int scan_passes = 5;
   bool series_only = false;  // only count the series each container costs, with and without compat
   std::string podstat = PODSTAT_BINARY;
+  std::vector<std::string> agent_args;  // --agent-arg: added to every agent's command line
 };
 
 Options ParseOptions(int argc, char** argv) {
@@ -171,13 +172,17 @@ Options ParseOptions(int argc, char** argv) {
       options.scan_passes = static_cast<int>(number(1, 1000));
     } else if (name == "--podstat") {
       options.podstat = value;
+    } else if (name == "--agent-arg") {
+      options.agent_args.push_back(value);  // e.g. --agent-arg=--no-collector.pressure
     } else if (arg == "--series-only") {
       options.series_only = true;
     } else {
       throw std::runtime_error(
           "unknown argument " + arg +
           "\nusage: podstat_scale_bench [--containers=N] [--idle-seconds=S] [--load-seconds=S] "
-          "[--scrapes=K] [--fresh-scrapes=K] [--scan-passes=P] [--podstat=PATH] [--series-only]");
+          "[--scrapes=K] [--fresh-scrapes=K] [--scan-passes=P] [--podstat=PATH] "
+          "[--agent-arg=FLAG]... "
+          "[--series-only]");
     }
   }
   return options;
@@ -355,6 +360,12 @@ struct ProcessStatus {
   double hwm_mb = 0;
   int threads = 0;
 };
+
+// An agent's flags, then the --agent-arg ones (which can so override them).
+std::vector<std::string> WithAgentArgs(const Options& options, std::vector<std::string> flags) {
+  flags.insert(flags.end(), options.agent_args.begin(), options.agent_args.end());
+  return flags;
+}
 
 class AgentProcess {
  public:
@@ -1016,7 +1027,7 @@ void PrintSeriesCost(const Options& options,
   for (const bool compat : {false, true}) {
     std::vector<std::string> flags = {"--runtime.docker-endpoint=", "--sample.max-age=0s"};
     if (compat) flags.push_back("--compat=cadvisor");
-    AgentProcess agent(options.podstat, flags);
+    AgentProcess agent(options.podstat, WithAgentArgs(options, flags));
     agent.WaitHealthy();
     std::vector<podstat::testing::Sample> samples;
     const bool settled = podstat::testing::PollUntil(
@@ -1120,8 +1131,9 @@ int Run(const Options& options) {
 
   // -- scrapes served from one snapshot
   {
-    AgentProcess agent(options.podstat, {"--runtime.docker-endpoint=", "--sample.interval=1h",
-                                         "--sample.max-age=1h"});
+    AgentProcess agent(options.podstat,
+                       WithAgentArgs(options, {"--runtime.docker-endpoint=", "--sample.interval=1h",
+                                               "--sample.max-age=1h"}));
     agent.WaitHealthy();
     const std::string page = agent.Scrape();  // the first one collects; the rest reuse it
     agent.Scrape();
@@ -1157,8 +1169,9 @@ int Run(const Options& options) {
 
   // -- every scrape collects
   {
-    AgentProcess agent(options.podstat, {"--runtime.docker-endpoint=", "--sample.interval=1h",
-                                         "--sample.max-age=0s"});
+    AgentProcess agent(options.podstat,
+                       WithAgentArgs(options, {"--runtime.docker-endpoint=", "--sample.interval=1h",
+                                               "--sample.max-age=0s"}));
     agent.WaitHealthy();
     agent.Scrape();
     const ScrapeResult fresh = MeasureScrapes(agent, options.fresh_scrapes);
@@ -1171,7 +1184,7 @@ int Run(const Options& options) {
   }
 
   // -- the default configuration: background CPU, memory, BPF
-  AgentProcess agent(options.podstat, {"--runtime.docker-endpoint="});
+  AgentProcess agent(options.podstat, WithAgentArgs(options, {"--runtime.docker-endpoint="}));
   agent.WaitHealthy();
   agent.Scrape();
   const std::set<uint32_t> program_ids = AgentProgramIds(agent.pid());
