@@ -144,6 +144,7 @@ ReconcileRound::Result ReconcileRound::ApplyTo(TcpBaseline& baseline,
   auto leave = [&](uint64_t id, bool seed, uint64_t& counter) {
     if (seed) baseline.pending_seed_.insert(id);
     ++counter;
+    if (seed && &counter == &result.skipped_cgroups) ++result.skipped_unseeded_cgroups;
   };
 
   for (const auto& [id, observed] : observed_) {

@@ -300,7 +300,18 @@ void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& name
               " cgroups set, ", result.skipped_cgroups, " busy and retried later, ",
               deferred_cgroups, " left for a failed namespace, in ", took.count(), " ms");
   seeded_ = true;
-  auto next = result.skipped_cgroups > 0 ? options_.retry_interval : options_.reconcile_interval;
+  // A busy cgroup that still waits for its seed is missing its sockets from before the agent:
+  // retry soon, backing off while one stays busy. A seeded one is right from BPF meanwhile; its
+  // check waits for the interval. (Retrying every 2 s for any busy cgroup made a node with one
+  // always-busy service dump every namespace at every collection: 20 % of a core at 1000.)
+  auto next = options_.reconcile_interval;
+  if (result.skipped_unseeded_cgroups > 0) {
+    const uint32_t doublings = std::min<uint32_t>(busy_seed_rounds_in_a_row_++, 5);
+    next = std::min<std::chrono::milliseconds>(options_.retry_interval * (1u << doublings),
+                                               options_.reconcile_interval);
+  } else {
+    busy_seed_rounds_in_a_row_ = 0;
+  }
   if (!failed.empty()) {
     const auto retry_in = NextRetryAfterFailure();
     next = std::min(next, retry_in);

@@ -83,7 +83,10 @@ class ReconcileRound {
     uint64_t corrected_sockets = 0;  // drift: sum of |correction| over cgroups, families, states
     uint64_t seeded_sockets = 0;     // the same for first baselines (sockets from before the agent)
     uint64_t reconciled_cgroups = 0;
-    uint64_t skipped_cgroups = 0;   // moved during their dump; retried next round
+    uint64_t skipped_cgroups = 0;  // moved during their dump; retried next round
+    // Of those, the ones whose seed is still to come: their sockets from before the agent are
+    // not counted until a round finds them still.
+    uint64_t skipped_unseeded_cgroups = 0;
     uint64_t deferred_cgroups = 0;  // left alone for a namespace that could not be dumped
   };
 

@@ -37,7 +37,8 @@ class TcpStateSource {
   using Clock = std::chrono::steady_clock;
   struct Options {
     std::chrono::milliseconds reconcile_interval{std::chrono::minutes(5)};
-    // After a round that had to skip busy cgroups, retry sooner than the full interval.
+    // After a round that had to skip busy cgroups still waiting for their seed, retry sooner than
+    // the full interval (doubling while one stays busy, up to the interval).
     std::chrono::milliseconds retry_interval{std::chrono::seconds(2)};
     // When the kernel skipped runs of the state program (recursion misses: transitions that were
     // never counted), the next round starts at once instead of at the interval, but no sooner
@@ -121,7 +122,8 @@ class TcpStateSource {
   // agent, so their first good dump seeds rather than corrects.
   std::set<uint64_t> unseeded_namespaces_;
   std::array<uint64_t, kFailureReasonCount> failures_{};
-  uint32_t failed_rounds_in_a_row_ = 0;  // backs the retry off, and says when to log again
+  uint32_t failed_rounds_in_a_row_ = 0;     // backs the retry off, and says when to log again
+  uint32_t busy_seed_rounds_in_a_row_ = 0;  // rounds that left a busy cgroup unseeded: backs off
   Clock::time_point last_failure_warning_{};
   Clock::time_point next_reconcile_{};  // epoch: the first Collect seeds
   Clock::time_point last_round_{};

@@ -63,6 +63,25 @@ TEST(TcpBaseline, LeavesCgroupsThatMovedDuringTheirDump) {
   EXPECT_EQ(baseline.Current(7, after.at(7))[kEstablished - 1], 2);  // untouched: delta only
 }
 
+// Busy again once seeded: counted as skipped, but not as waiting for its seed, so the source
+// checks it at the next interval instead of dumping every namespace again in 2 s.
+TEST(TcpBaseline, ABusyCgroupThatHasItsSeedIsNotWaitingForOne) {
+  TcpBaseline baseline;
+  const MapView first = {{7, Delta(kEstablished, 1, 1)}};
+  {
+    ReconcileRound seed(first, {}, /*seed_round=*/true);
+    seed.AddNamespace(first, Sockets(7, kInet, kEstablished, 1), first);
+    EXPECT_EQ(seed.ApplyTo(baseline, first).reconciled_cgroups, 1u);
+  }
+  const MapView later = {{7, Delta(kEstablished, 2, 2)}};
+  ReconcileRound round(first);
+  round.AddNamespace(first, Sockets(7, kInet, kEstablished, 2), later);  // raced its dump
+  const auto result = round.ApplyTo(baseline, later);
+  EXPECT_EQ(result.skipped_cgroups, 1u);
+  EXPECT_EQ(result.skipped_unseeded_cgroups, 0u);
+  EXPECT_FALSE(baseline.IsSeedPending(7));
+}
+
 TEST(TcpBaseline, CountsDriftOnLaterRounds) {
   TcpBaseline baseline;
   {
@@ -246,6 +265,7 @@ TEST(TcpBaseline, SeedDeferredForABusyCgroupIsNotDrift) {
     seed.AddNamespace(before, Sockets(7, kInet, kListen, 4), after);
     const auto result = seed.ApplyTo(baseline, after);
     EXPECT_EQ(result.skipped_cgroups, 1u);
+    EXPECT_EQ(result.skipped_unseeded_cgroups, 1u);  // so the source retries soon
   }
   EXPECT_TRUE(baseline.IsSeedPending(7));
   {
