@@ -132,7 +132,7 @@ for row in "${rows[@]}"; do
     [ "$check" != 0 ] || problems+=("--check exit 0 without BTF")
     grep -aq 'metric podstat_source_active{source="proc_tcp_tables"} 1' "$log_file" ||
       problems+=("no /proc fallback without BTF")
-    grep -aq 'agent-log .*level=warn component=main msg="no kernel BTF' "$log_file" ||
+    grep -aq 'agent-log .*level=warn component=sources msg="no kernel BTF' "$log_file" ||
       problems+=("the agent did not say it has no kernel BTF")
   else
     [ "$check" = 0 ] || problems+=("--check exit $check")
