@@ -20,6 +20,10 @@ class CgroupMemorySource final : public Source {
   const SourceInfo& info() const override { return kCgroupMemoryInfo; }
   bool active() const override { return active_; }
   bool walks_cgroups() const override { return active_; }
+  // Asked for, but no hierarchy has memory files (hybrid mode without CONFIG_MEMCG_V1).
+  bool degraded() const override {
+    return active_ && !hierarchies_.v2_memory && !hierarchies_.v1_memory;
+  }
   std::string Describe() const override {
     if (!active_) return "--no-collector.memory";
     return cgroupfs::DescribeMemorySource(hierarchies_);

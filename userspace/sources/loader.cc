@@ -43,7 +43,9 @@ void AddFileSources(const SourceConfig& config, bool bpf_tcp, bool bpf_sockets,
 void LogChoices(const LoadedSources& loaded, Logger& logger) {
   for (const auto& source : loaded.sources) {
     const SourceInfo& info = source->info();
-    logger.Log(source->active() || info.fallback_of.empty() ? LogLevel::kInfo : LogLevel::kDebug,
+    logger.Log(source->degraded()                             ? LogLevel::kWarn
+               : source->active() || info.fallback_of.empty() ? LogLevel::kInfo
+                                                              : LogLevel::kDebug,
                "sources", info.name, ": ", source->active() ? "" : "off, ", source->Describe());
   }
 }

@@ -112,6 +112,9 @@ class Source {
   virtual bool active() const = 0;
   // What it reads on this node, or why it is off: one line for the log and --check.
   virtual std::string Describe() const = 0;
+  // How loudly the start-up log states Describe(): warn when something the flags asked for cannot
+  // be read at all on this node.
+  virtual bool degraded() const { return false; }
   // Whether it needs CollectCgroup (the collector walks the hierarchy only when one does).
   virtual bool walks_cgroups() const { return false; }
 
