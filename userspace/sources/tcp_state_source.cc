@@ -144,7 +144,8 @@ std::chrono::milliseconds TcpStateSource::NextRetryAfterFailure() {
                                              options_.reconcile_interval);
 }
 
-void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& namespaces) {
+void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& namespaces,
+                               bool for_lost_events) {
   const auto started = Clock::now();
   last_round_ = started;
   // Skips from here on show up as a rise at the next collection: a transition lost after its
@@ -304,8 +305,11 @@ void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& name
   // retry soon, backing off while one stays busy. A seeded one is right from BPF meanwhile; its
   // check waits for the interval. (Retrying every 2 s for any busy cgroup made a node with one
   // always-busy service dump every namespace at every collection: 20 % of a core at 1000.)
+  // So does a busy cgroup whose counts are known wrong: this round was started for skipped runs,
+  // or it corrected some cgroup (events were lost).
+  const bool lost_events = for_lost_events || result.corrected_sockets > 0;
   auto next = options_.reconcile_interval;
-  if (result.skipped_unseeded_cgroups > 0) {
+  if (result.skipped_unseeded_cgroups > 0 || (lost_events && result.skipped_cgroups > 0)) {
     // Up to the interval, not only to 64 s: a round dumps every namespace (3.4 ms each on this
     // host, whose TCP hash has 262,144 buckets), and a cgroup busy all the time (the host's root
     // with its daemons) would otherwise cost a round a minute for ever.
@@ -331,6 +335,7 @@ std::vector<TcpStateSource::CgroupCounts> TcpStateSource::Collect(
     const std::vector<procfs::NetworkNamespace>& namespaces) {
   const auto now = Clock::now();
   bool due = now >= next_reconcile_;
+  bool for_lost_events = false;
   if (!due && seeded_) {
     // Which socket's transition was skipped is unknown, so every namespace is dumped again.
     const uint64_t misses = program_.StateRecursionMisses();
@@ -344,9 +349,10 @@ std::vector<TcpStateSource::CgroupCounts> TcpStateSource::Collect(
       misses_reported_ = true;
       ++early_reconciliations_;
       due = true;
+      for_lost_events = true;
     }
   }
-  if (due) Reconcile(namespaces);
+  if (due) Reconcile(namespaces, for_lost_events);
   std::vector<CgroupCounts> counts;
   if (!ReadMap(last_view_)) return counts;
   std::set<uint64_t> ids;

@@ -95,7 +95,8 @@ class TcpStateSource {
     std::string error;
   };
   bool ReadMap(MapView& view);
-  void Reconcile(const std::vector<procfs::NetworkNamespace>& namespaces);
+  // for_lost_events: started early because the state program's runs were skipped.
+  void Reconcile(const std::vector<procfs::NetworkNamespace>& namespaces, bool for_lost_events);
   // Opens a sock_diag socket inside the namespace of pid (which must still be `inode`), dumps it
   // into sockets and closes the socket again. kGone: the pid left the namespace (or exited).
   DumpOutcome DumpNamespace(uint64_t inode, pid_t pid, bool udp,
