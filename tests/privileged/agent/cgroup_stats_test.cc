@@ -184,6 +184,36 @@ void BurnThreads(int threads, std::chrono::milliseconds cpu_each) {
   for (auto& worker : workers) worker.join();
 }
 
+// Forks a child into `cgroup` pinned to CPU 0 whose `threads` threads each spin `cpu_each` of
+// CPU time; returns its pid once they are done (it then waits to be killed: ChildGuard).
+pid_t BurnOnOneCpu(const ContainerCgroup& cgroup, int threads, std::chrono::milliseconds cpu_each) {
+  int done[2];
+  if (::pipe(done) != 0) throw std::runtime_error("pipe failed");
+  const pid_t child = ::fork();
+  if (child == 0) {
+    cgroup.Join();
+    cpu_set_t one{};
+    CPU_SET(0, &one);
+    ::sched_setaffinity(0, sizeof(one), &one);  // threads inherit it
+    BurnThreads(threads, cpu_each);
+    (void)!::write(done[1], "k", 1);
+    ::pause();
+    ::_exit(0);
+  }
+  char byte;
+  const bool burned = child > 0 && ::read(done[0], &byte, 1) == 1;
+  ::close(done[0]);
+  ::close(done[1]);
+  if (!burned) {
+    if (child > 0) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, nullptr, 0);
+    }
+    throw std::runtime_error("the CPU burner did not start");
+  }
+  return child;
+}
+
 std::optional<double> Scrape(const Agent& agent, const std::string& metric,
                              const std::string& container_id) {
   return FindSample(ParseExposition(agent.Scrape()), metric, {{"container_id", container_id}});
@@ -336,22 +366,7 @@ TEST(AgentCgroupStatsTest, RunQueueWaitOfTwoThreadsSharingOneCpu) {
   ASSERT_NE(agent.Stderr().find("sched_switch"), std::string::npos)
       << "the CPU program should be attached:\n"
       << agent.Stderr();
-  int done[2];
-  ASSERT_EQ(::pipe(done), 0);
-  const pid_t child = ::fork();
-  if (child == 0) {
-    cgroup.Join();
-    cpu_set_t one{};
-    CPU_SET(0, &one);
-    ::sched_setaffinity(0, sizeof(one), &one);  // threads inherit it
-    BurnThreads(2, 500ms);                      // 1 s of CPU in all, on one CPU
-    (void)!::write(done[1], "k", 1);
-    ::pause();
-    ::_exit(0);
-  }
-  ChildGuard guard(child);
-  char byte;
-  ASSERT_EQ(::read(done[0], &byte, 1), 1);
+  ChildGuard guard(BurnOnOneCpu(cgroup, 2, 500ms));  // 1 s of CPU in all, on one CPU
   const auto usage = ScrapeUntil(agent, "container_cpu_usage_seconds_total", cgroup.id(),
                                  [](double v) { return v > 0.8; });
   const auto wait = Scrape(agent, "container_cpu_runqueue_wait_seconds_total", cgroup.id());
@@ -386,22 +401,7 @@ TEST(AgentCgroupStatsTest, CpuPressureOfTwoThreadsSharingOneCpuIsTheKernelsPsi) 
   }
   Agent agent;
   ASSERT_TRUE(agent.WaitHealthy()) << agent.Stderr();
-  int done[2];
-  ASSERT_EQ(::pipe(done), 0);
-  const pid_t child = ::fork();
-  if (child == 0) {
-    cgroup.Join();
-    cpu_set_t one{};
-    CPU_SET(0, &one);
-    ::sched_setaffinity(0, sizeof(one), &one);
-    BurnThreads(2, 300ms);
-    (void)!::write(done[1], "k", 1);
-    ::pause();
-    ::_exit(0);
-  }
-  ChildGuard guard(child);
-  char byte;
-  ASSERT_EQ(::read(done[0], &byte, 1), 1);
+  ChildGuard guard(BurnOnOneCpu(cgroup, 2, 300ms));
   // The threads are done: the file's total only grows no more (nothing of the cgroup runs).
   const auto before = sources::ParsePressure(*ReadFile(pressure_file));
   ASSERT_TRUE(before);
