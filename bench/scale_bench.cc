@@ -138,6 +138,7 @@ struct Options {
   int fresh_scrapes = 30;
   int scan_passes = 5;
   bool series_only = false;  // only count the series each container costs, with and without compat
+  bool hold = false;  // bring the containers up, then wait for ^C: for profiling an agent by hand
   std::string podstat = PODSTAT_BINARY;
   std::vector<std::string> agent_args;  // --agent-arg: added to every agent's command line
 };
@@ -176,13 +177,15 @@ Options ParseOptions(int argc, char** argv) {
       options.agent_args.push_back(value);  // e.g. --agent-arg=--no-collector.pressure
     } else if (arg == "--series-only") {
       options.series_only = true;
+    } else if (arg == "--hold") {
+      options.hold = true;
     } else {
       throw std::runtime_error(
           "unknown argument " + arg +
           "\nusage: podstat_scale_bench [--containers=N] [--idle-seconds=S] [--load-seconds=S] "
           "[--scrapes=K] [--fresh-scrapes=K] [--scan-passes=P] [--podstat=PATH] "
           "[--agent-arg=FLAG]... "
-          "[--series-only]");
+          "[--series-only] [--hold]");
     }
   }
   return options;
@@ -1105,6 +1108,11 @@ int Run(const Options& options) {
       options.containers, Seconds(Clock::now() - setup_start), tree.burstable().id().c_str(),
       v1_list.empty() ? " no v1 hierarchy" : v1_list.c_str());
 
+  if (options.hold) {
+    std::printf("holding them until ^C (SIGINT or SIGTERM); run an agent against them by hand\n");
+    std::fflush(stdout);
+    for (;;) InterruptibleSleep(std::chrono::hours(1));
+  }
   if (options.series_only) {
     PrintSeriesCost(options, containers);
     std::printf("\ncleaning up\n");
@@ -1186,7 +1194,7 @@ int Run(const Options& options) {
   // -- the default configuration: background CPU, memory, BPF
   AgentProcess agent(options.podstat, WithAgentArgs(options, {"--runtime.docker-endpoint="}));
   agent.WaitHealthy();
-  agent.Scrape();
+  ScrapeGzip(agent.port());  // as Prometheus scrapes: the memory figures include the cached page
   const std::set<uint32_t> program_ids = AgentProgramIds(agent.pid());
   const ProgramSnapshot idle_before = ReadPrograms(program_ids);
   const double cpu_before = agent.CpuSeconds();

@@ -81,6 +81,29 @@ TEST(ExpositionCache, GzipIsTheCachedMembersThenAFreshOne) {
             WholePage(*snapshot, At(3), relayed, kSelf));
 }
 
+// A snapshot's first scrape with gzip compresses while it writes (the whole text is never held);
+// its members are those made from the whole text after a plain scrape, byte for byte, whatever
+// the member size: both paths cut members at the same family ends.
+TEST(ExpositionCache, GzipWrittenAsItRendersEqualsGzipOfTheWholeText) {
+  const auto snapshot = std::make_shared<const model::Snapshot>(testing::EveryKindSnapshot());
+  const auto relayed = RelayedAfterOurs();
+  for (const size_t member_bytes :
+       {size_t{1}, size_t{700}, size_t{4096}, ExpositionCache::kDefaultGzipMemberBytes}) {
+    SCOPED_TRACE(member_bytes);
+    ExpositionCache streamed(member_bytes), from_text(member_bytes);
+    from_text.Render(snapshot, At(1), relayed, kSelf, false);  // keeps the text
+    const ExpositionPage a = streamed.Render(snapshot, At(1), relayed, kSelf, true);
+    const ExpositionPage b = from_text.Render(snapshot, At(1), relayed, kSelf, true);
+    ASSERT_TRUE(a.gzipped && b.gzipped);
+    EXPECT_EQ(a.body, b.body);
+    EXPECT_EQ(testing::GunzipMembers(a.body), WholePage(*snapshot, At(1), relayed, kSelf));
+    // Relayed series inside a cached family reuse the streamed members around fresh ones.
+    const auto inside = testing::HostileRelayed();
+    EXPECT_EQ(testing::GunzipMembers(streamed.Render(snapshot, At(2), inside, kSelf, true).body),
+              WholePage(*snapshot, At(2), inside, kSelf));
+  }
+}
+
 // A relayed family named like one of the cached part's: its series go inside that family. The
 // text is rendered anew; with gzip, the other families' cached members are reused around fresh
 // ones.

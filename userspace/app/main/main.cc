@@ -1,5 +1,6 @@
 // podstat: wiring only. Parse flags, check the machine, load BPF, start the sampler and the HTTP
 // listener, wait for a signal, shut down in reverse order.
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <unistd.h>
@@ -549,6 +550,14 @@ int Run(const Config& config) {
 }  // namespace podstat::app
 
 int main(int argc, char** argv) {
+  // glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB), so
+  // after the first page or remote-write batch every later one comes from the heap and its
+  // pages stay resident once freed: a node agent's RSS would be its largest page ever (+17 MB
+  // at 1000 containers). Setting the thresholds turns that off: blocks over 256 KiB are mapped
+  // and unmapped, and free memory at the heap's top above 256 KiB goes back to the kernel.
+  // Measured at 1000 containers: VmRSS 44 MB after a gzip scrape with glibc's defaults, 34 MB so.
+  ::mallopt(M_MMAP_THRESHOLD, 256 << 10);
+  ::mallopt(M_TRIM_THRESHOLD, 256 << 10);
   std::string error;
   const auto config =
       podstat::app::ParseFlags(std::vector<std::string>(argv + 1, argv + argc), &error);
