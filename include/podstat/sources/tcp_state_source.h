@@ -132,6 +132,7 @@ class TcpStateSource {
   bool misses_reported_ = false;  // the first skip is logged at warn, later ones at info
   bool seeded_ = false;
   bool udp_diag_missing_ = false;  // the kernel has no UDP sock_diag: UDP counts not reconciled
+  bool tcp_in_one_walk_ = false;   // the last namespace's TCP came in one (compat) dump
   bool tcp_diag_missing_ = false;  // no TCP sock_diag (modules not loaded): nothing reconciled
   uint64_t drift_ = 0;
   uint64_t reconciliations_ = 0;

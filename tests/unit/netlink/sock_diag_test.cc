@@ -79,7 +79,7 @@ class ReplyBuilder {
   // A full socket carries several attributes; the cgroup id is deliberately not the first, and
   // lands at an offset that is not 8-byte aligned, as on a real x86_64 kernel.
   size_t AddSocket(uint8_t family, uint8_t state, uint32_t inode, std::optional<uint64_t> cgroup,
-                   uint32_t sequence = 1) {
+                   uint32_t sequence = 1, uint16_t type = SOCK_DIAG_BY_FAMILY) {
     std::vector<uint8_t> payload;
     inet_diag_msg msg{};
     msg.idiag_family = family;
@@ -92,7 +92,7 @@ class ReplyBuilder {
     AppendAttribute(payload, INET_DIAG_MARK, uint32_t{0});
     if (cgroup) AppendAttribute(payload, INET_DIAG_CGROUP_ID, *cgroup);
     AppendAttribute(payload, INET_DIAG_SOCKOPT, uint16_t{0});
-    return AddMessage(SOCK_DIAG_BY_FAMILY, payload, sequence);
+    return AddMessage(type, payload, sequence);
   }
 
   size_t AddDone(int status = 0) {
@@ -119,6 +119,24 @@ class ReplyBuilder {
 
 // Offset of the first attribute inside a message built by AddSocket.
 constexpr size_t kFirstAttribute = sizeof(nlmsghdr) + sizeof(inet_diag_msg);
+
+// The compat request dumps TCP of both families in one walk of the kernel's hash: nlmsghdr then
+// struct inet_diag_req (family, src_len, dst_len, ext, 48-byte sockid, states, dbs).
+TEST(SockDiagRequestTest, EncodesTheCompatTcpRequest) {
+  const std::vector<uint8_t> bytes = BuildCompatTcpDumpRequest(0x0fbfu, 9);
+  ASSERT_EQ(bytes.size(), 16u + 60u);
+  EXPECT_EQ(ReadAt<uint32_t>(bytes, 0), 76u);                          // nlmsg_len
+  EXPECT_EQ(ReadAt<uint16_t>(bytes, 4), 18u);                          // TCPDIAG_GETSOCK
+  EXPECT_EQ(ReadAt<uint16_t>(bytes, 6), 0x0001u | 0x0100u | 0x0200u);  // REQUEST|ROOT|MATCH
+  EXPECT_EQ(ReadAt<uint32_t>(bytes, 8), 9u);                           // nlmsg_seq
+  EXPECT_EQ(bytes[16], AF_INET);  // ignored for a dump: inet_diag_dump_compat() dumps AF_UNSPEC
+  EXPECT_EQ(bytes[19], 0u);       // idiag_ext
+  for (size_t i = 20; i < 68; ++i) EXPECT_EQ(bytes[i], 0u) << "inet_diag_sockid byte " << i;
+  EXPECT_EQ(ReadAt<uint32_t>(bytes, 68), 0x0fbfu);  // idiag_states
+  EXPECT_EQ(ReadAt<uint32_t>(bytes, 72), 0u);       // idiag_dbs
+  const auto request = ReadAt<inet_diag_req>(bytes, sizeof(nlmsghdr));
+  EXPECT_EQ(request.idiag_states, 0x0fbfu);
+}
 
 TEST(SockDiagRequestTest, EncodesHeaderAndInetDiagReqV2) {
   const std::vector<uint8_t> bytes = BuildTcpDumpRequest(AF_INET6, 0x0fffu, 77);
@@ -155,6 +173,22 @@ TEST(SockDiagRequestTest, AllStatesMaskAndIpv4) {
   EXPECT_EQ(bytes[16], AF_INET);
   EXPECT_EQ(ReadAt<uint32_t>(bytes, 20), 0xffffffffu);
   EXPECT_EQ(ReadAt<uint32_t>(bytes, 8), 1u);
+}
+
+// The compat request's replies carry its type, TCPDIAG_GETSOCK, and sockets of both families.
+TEST(SockDiagParseTest, CompatRepliesAreSocketsToo) {
+  ReplyBuilder reply;
+  reply.AddSocket(AF_INET, kListen, 31, 5, 1, TCPDIAG_GETSOCK);
+  reply.AddSocket(AF_INET6, kEstablished, 32, 6, 1, TCPDIAG_GETSOCK);
+  reply.AddDone();
+  std::vector<DiagSocket> out;
+  std::string error;
+  ASSERT_EQ(ParseDumpReply(reply.bytes(), out, &error), ParseResult::kDone) << error;
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].family, AF_INET);
+  EXPECT_EQ(out[0].cgroup_id, 5u);
+  EXPECT_EQ(out[1].family, AF_INET6);
+  EXPECT_EQ(out[1].inode, 32u);
 }
 
 TEST(SockDiagParseTest, SocketsWithAndWithoutCgroupThenDone) {
