@@ -1208,11 +1208,45 @@ int Run(const Options& options) {
   std::printf("  %s\n", agent.command_line().c_str());
   std::printf("  -- default configuration, no scrapes, %.0f s (load average %s)\n", idle_wall,
               LoadAverage().c_str());
-  PrintRow("background CPU, share of one core", Format("%.3f %%", background), "<= 1 %" + at1000,
-           Verdict(background <= 1));
+  PrintRow("background CPU, first window (the seed's rounds)", Format("%.3f %%", background));
   PrintRow(
       "BPF programs meanwhile, share of one core",
       Format("%.3f %%", static_cast<double>(TotalNs(idle_programs)) / (idle_wall * 1e9) * 100));
+  // Then as it runs for days: the collections of a second window, less any sock_diag round that
+  // fell in it (a retry of the seed's), plus the periodic rounds' share, from the agent's own
+  // count of the time its rounds took (wall-clock; a round is the kernel walking its TCP hash,
+  // so it is CPU time of the agent's collector thread).
+  struct Rounds {
+    double count = 0, seconds = 0;
+  };
+  auto read_rounds = [&] {
+    const auto samples = podstat::testing::ParseExposition(agent.Scrape());
+    auto value = [&](const char* name) {
+      return podstat::testing::FindSample(samples, name, {}).value_or(0);
+    };
+    return Rounds{value("podstat_socket_reconciliations_total"),
+                  value("podstat_socket_reconciliation_seconds_total")};
+  };
+  const Rounds rounds_before = read_rounds();
+  const double steady_cpu_before = agent.CpuSeconds();
+  const auto steady_start = Clock::now();
+  InterruptibleSleep(std::chrono::duration<double>(options.idle_seconds));
+  const double steady_wall = Seconds(Clock::now() - steady_start);
+  const double steady_cpu = agent.CpuSeconds() - steady_cpu_before;
+  const Rounds rounds_after = read_rounds();
+  const double in_window = rounds_after.seconds - rounds_before.seconds;
+  const double collections = std::max(0.0, steady_cpu - in_window) / steady_wall * 100;
+  const double rounds = rounds_after.count;
+  const double per_round = rounds > 0 ? rounds_after.seconds / rounds : 0;
+  constexpr double kReconcileIntervalSeconds = 300;  // --bpf.reconcile-interval's default
+  const double rounds_share = per_round / kReconcileIntervalSeconds * 100;
+  PrintRow("background CPU, second window (collections only)", Format("%.3f %%", collections));
+  PrintRow("sock_diag rounds so far, time per round",
+           Format("%.0f", rounds) + ", " + Format("%.0f ms", per_round * 1000));
+  PrintRow("  one round per 5 min, share of one core", Format("%.3f %%", rounds_share));
+  PrintRow("background CPU, steady (collections + rounds)",
+           Format("%.3f %%", collections + rounds_share), "<= 1 %" + at1000,
+           Verdict(collections + rounds_share <= 1));
   PrintRow("VmRSS", Format("%.1f MB", status.rss_mb), "<= 40 MB" + at1000,
            Verdict(status.rss_mb <= 40));
   PrintRow("VmHWM", Format("%.1f MB", status.hwm_mb), "<= 40 MB" + at1000,

@@ -100,6 +100,7 @@ inline model::Snapshot EveryKindSnapshot() {
   self.socket_drift = 11;
   self.reconciliations = 40;
   self.early_reconciliations = 1;
+  self.reconciliation_seconds = 7.25;
   self.sock_diag_failures = {{"netns_open", 1}};
   self.unresolved_cgroups = 2;
   self.network_namespaces = 5;

@@ -437,6 +437,7 @@ inline std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot
     families.push_back(std::move(failures));
   }
   single(kReconciliations, static_cast<double>(self.reconciliations));
+  single(kReconciliationSeconds, self.reconciliation_seconds);
   single(kEarlyReconciliations, static_cast<double>(self.early_reconciliations));
   single(kUnresolvedCgroups, static_cast<double>(self.unresolved_cgroups));
   single(kNetworkNamespaces, static_cast<double>(self.network_namespaces));

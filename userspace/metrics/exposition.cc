@@ -425,6 +425,7 @@ void WriteAgentFamilies(const model::Snapshot& snapshot, const BuildContext& con
   Family(sink, kSocketDrift).Add(static_cast<double>(self.socket_drift));
   by_reason(kSockDiagFailures, self.sock_diag_failures);
   Family(sink, kReconciliations).Add(static_cast<double>(self.reconciliations));
+  Family(sink, kReconciliationSeconds).Add(self.reconciliation_seconds);
   Family(sink, kEarlyReconciliations).Add(static_cast<double>(self.early_reconciliations));
   Family(sink, kUnresolvedCgroups).Add(static_cast<double>(self.unresolved_cgroups));
   Family(sink, kNetworkNamespaces).Add(static_cast<double>(self.network_namespaces));

@@ -84,6 +84,7 @@ void BpfTcpSource::AddSelfStats(model::SelfStats& self) {
   self.socket_drift = tcp_->drift();
   self.reconciliations = tcp_->reconciliations();
   self.early_reconciliations = tcp_->early_reconciliations();
+  self.reconciliation_seconds = tcp_->reconciliation_seconds();
   const auto& failures = tcp_->failures();
   for (size_t i = 0; i < failures.size(); ++i) {
     self.sock_diag_failures.push_back({TcpStateSource::kFailureReasonNames[i], failures[i]});

@@ -67,6 +67,7 @@ constexpr std::pair<std::string_view, std::string_view> kLabels[] = {
     {"podstat_socket_drift_total", ""},
     {"podstat_sock_diag_failures_total", "`reason`"},
     {"podstat_socket_reconciliations_total", ""},
+    {"podstat_socket_reconciliation_seconds_total", ""},
     {"podstat_unresolved_cgroups", ""},
     {"podstat_network_namespaces", ""},
     {"podstat_metadata_errors_total", "`provider`"},

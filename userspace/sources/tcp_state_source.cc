@@ -296,6 +296,7 @@ void TcpStateSource::Reconcile(const std::vector<procfs::NetworkNamespace>& name
     }
   }
   ++reconciliations_;
+  reconciliation_seconds_ += std::chrono::duration<double>(Clock::now() - started).count();
   logger_.Log(seeded_ ? LogLevel::kDebug : LogLevel::kInfo, "tcp",
               seeded_ ? "reconciled" : "seeded", " TCP state counts from sock_diag: ", dumped,
               " network namespaces (", failed.size(), " unavailable), ", result.reconciled_cgroups,

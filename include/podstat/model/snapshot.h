@@ -202,6 +202,7 @@ struct SelfStats {
   uint64_t socket_drift = 0;             // sockets corrected by reconciliation, cumulative
   uint64_t reconciliations = 0;          // completed sock_diag reconciliation rounds
   uint64_t early_reconciliations = 0;    // of which started early for skipped runs
+  double reconciliation_seconds = 0;     // wall-clock time of all rounds, cumulative
   std::vector<Drop> sock_diag_failures;  // namespaces not dumped, by reason, cumulative
   uint64_t unresolved_cgroups = 0;       // map entries whose cgroup has no directory (now)
   uint64_t network_namespaces = 0;       // seen in this pass

@@ -16,12 +16,22 @@ namespace podstat::sources {
 
 namespace registry_detail {
 using metrics::MetricSpec;
-inline constexpr const MetricSpec* kBpfTcp[] = {
-    &metrics::kContainerTcpSockets, &metrics::kTcpRetransmits,  &metrics::kTcpConnectFailures,
-    &metrics::kTcpResets,           &metrics::kCadvisorTcp,     &metrics::kCadvisorTcp6,
-    &metrics::kProgramAttached,     &metrics::kBpfDrops,        &metrics::kProgramRecursionMisses,
-    &metrics::kSocketDrift,         &metrics::kReconciliations, &metrics::kEarlyReconciliations,
-    &metrics::kSockDiagFailures,    &metrics::kMapEntries,      &metrics::kMapCapacity};
+inline constexpr const MetricSpec* kBpfTcp[] = {&metrics::kContainerTcpSockets,
+                                                &metrics::kTcpRetransmits,
+                                                &metrics::kTcpConnectFailures,
+                                                &metrics::kTcpResets,
+                                                &metrics::kCadvisorTcp,
+                                                &metrics::kCadvisorTcp6,
+                                                &metrics::kProgramAttached,
+                                                &metrics::kBpfDrops,
+                                                &metrics::kProgramRecursionMisses,
+                                                &metrics::kSocketDrift,
+                                                &metrics::kReconciliations,
+                                                &metrics::kEarlyReconciliations,
+                                                &metrics::kSockDiagFailures,
+                                                &metrics::kMapEntries,
+                                                &metrics::kMapCapacity,
+                                                &metrics::kReconciliationSeconds};
 inline constexpr const MetricSpec* kBpfSockets[] = {
     &metrics::kContainerSockets, &metrics::kContainerUdpSockets, &metrics::kCadvisorUdp,
     &metrics::kCadvisorUdp6};

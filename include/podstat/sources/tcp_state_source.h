@@ -84,6 +84,7 @@ class TcpStateSource {
   uint64_t reconciliations() const { return reconciliations_; }
   // Rounds started early because the state program's runs were skipped.
   uint64_t early_reconciliations() const { return early_reconciliations_; }
+  double reconciliation_seconds() const { return reconciliation_seconds_; }
   // Namespaces that could not be dumped, cumulative, by FailureReason.
   const std::array<uint64_t, kFailureReasonCount>& failures() const { return failures_; }
 
@@ -137,6 +138,7 @@ class TcpStateSource {
   uint64_t drift_ = 0;
   uint64_t reconciliations_ = 0;
   uint64_t early_reconciliations_ = 0;
+  double reconciliation_seconds_ = 0;  // wall-clock time of every round so far
 };
 
 }  // namespace podstat::sources

@@ -282,6 +282,7 @@ TEST(SockDiagFaultsTest, CgroupBusyDuringTheSeedIsSeededWithoutDrift) {
   } reap{churner, stop_pipe[1]};
   ASSERT_TRUE(churning) << "the churning child died before its first listener";
 
+  const auto agent_started = std::chrono::steady_clock::now();
   Agent agent({"--sample.interval=1s"});
   ASSERT_TRUE(agent.WaitHealthy()) << "podstat never became healthy (output below)";
   WaitUntil([&] { return agent.Stderr().find("seeded TCP state counts") != std::string::npos; },
@@ -303,6 +304,12 @@ TEST(SockDiagFaultsTest, CgroupBusyDuringTheSeedIsSeededWithoutDrift) {
           " listeners");
   EXPECT_EQ(truth_listen(), listeners);
   EXPECT_EQ(Value(samples, kDrift, {}), 0) << "the deferred seed was counted as drift";
+  // Two rounds took some time, and less than the agent has lived.
+  const double round_seconds = Value(samples, "podstat_socket_reconciliation_seconds_total", {});
+  EXPECT_GT(round_seconds, 0);
+  EXPECT_LT(
+      round_seconds,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - agent_started).count());
 }
 
 }  // namespace
