@@ -359,7 +359,8 @@ inline std::vector<prometheus::MetricFamily> BuildFamilies(const model::Snapshot
       for (const model::Sample& sample : cgroup.samples) {
         if (sample.spec->name != spec.name) continue;
         Labels labels = who(cgroup);
-        for (const auto& [name, value] : sample.labels) labels.push_back({std::string(name), value});
+        for (const auto& [name, value] : sample.labels)
+          labels.push_back({std::string(name), value});
         Add(family, std::move(labels), sample.value);
       }
     }

@@ -989,5 +989,4 @@ ServerStats Server::Stats() const {
   return impl_->stats;
 }
 
-
 }  // namespace podstat::http

@@ -500,5 +500,4 @@ RelayStats RelayStore::Stats() const {
   return stats;
 }
 
-
 }  // namespace podstat::remote_write

@@ -399,5 +399,4 @@ std::vector<EndpointStats> Sender::Stats() const {
   return stats;
 }
 
-
 }  // namespace podstat::remote_write

@@ -139,5 +139,4 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
-
 }  // namespace podstat::http

@@ -176,7 +176,6 @@ class RelayStore {
 
   RelayStats Stats() const;
 
-
  private:
   // A stored series. Its labels live only in its map key (name \xff value \xff ..., sorted, extra
   // labels merged), which is parsed back at exposition time: creating a series then costs two
