@@ -150,10 +150,27 @@ ExpositionCache::Cached ExpositionCache::EntryFor(
       entry.member_ends.push_back(entry.gzip.size());
       start = end;
     }
-    entry.gzip_ready = true;
-    entry.text.reset();
+    entry.gzip_ready = true;  // the text stays: a plain scrape asked for it
   }
   return {entry_, entry_->text};
+}
+
+std::shared_ptr<const std::string> ExpositionCache::TextFor(
+    const std::shared_ptr<const model::Snapshot>& snapshot, const metrics::BuildContext& context) {
+  std::lock_guard lock(mutex_);
+  const bool same =
+      entry_ && !snapshot_.owner_before(snapshot) && !snapshot.owner_before(snapshot_);
+  if (!same) return nullptr;  // a newer snapshot took the cache meanwhile: render anew
+  if (!entry_->text) {
+    // The same snapshot and builder give the same families, in the same order, with the same
+    // ends as the render that made the gzip members.
+    std::string text;
+    text.reserve(metrics::EstimateTextBytes(*snapshot));
+    metrics::TextSink sink(text);
+    metrics::WriteSnapshotFamilies(*snapshot, context, sink);
+    entry_->text = std::make_shared<const std::string>(std::move(text));
+  }
+  return entry_->text;
 }
 
 ExpositionPage ExpositionCache::Render(const std::shared_ptr<const model::Snapshot>& snapshot,
@@ -167,7 +184,11 @@ ExpositionPage ExpositionCache::Render(const std::shared_ptr<const model::Snapsh
     if (entry->index.contains(family.name)) interleaved = true;
   }
   ExpositionPage page;
-  if (!interleaved && (accepts_gzip || cached.text)) {
+  // A plain scrape of a snapshot first scraped with gzip: its text is made now and kept for the
+  // snapshot's next plain scrapes.
+  std::shared_ptr<const std::string> text_part = cached.text;
+  if (!interleaved && !accepts_gzip && !text_part) text_part = TextFor(snapshot, context);
+  if (!interleaved && (accepts_gzip || text_part)) {
     // No relayed series belongs inside a cached family: they all follow it.
     std::string tail;
     {
@@ -178,19 +199,17 @@ ExpositionPage ExpositionCache::Render(const std::shared_ptr<const model::Snapsh
     }
     tail += self_metrics;
     if (accepts_gzip) {
-      page.body.reserve(entry->gzip.size() + tail.size() / 4 + 64);
-      page.body += entry->gzip;
-      page.body += http::GzipCompress(tail, kGzipLevel);
+      page.prefix = std::shared_ptr<const std::string>(cached.entry, &entry->gzip);
+      page.body = http::GzipCompress(tail, kGzipLevel);
       page.gzipped = true;
     } else {
-      page.body.reserve(cached.text->size() + tail.size());
-      page.body += *cached.text;
-      page.body += tail;
+      page.prefix = std::move(text_part);
+      page.body = std::move(tail);
     }
     return page;
   }
 
-  // The text anew: relayed series inside our families, or a plain scrape after the text was let go.
+  // The text anew: relayed series inside our families.
   std::string text;
   text.reserve(metrics::EstimateTextBytes(*snapshot) + self_metrics.size());
   std::vector<std::pair<std::string, size_t>> families;

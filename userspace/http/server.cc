@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
@@ -633,7 +634,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void MaybeGzip(Response& response) const {
-    if (response.body.size() < kMinGzipBytes) return;
+    if (response.body_prefix || response.body.size() < kMinGzipBytes) return;
     const auto accept = request_.headers.find("accept-encoding");
     if (accept == request_.headers.end() || !AcceptsGzip(accept->second)) return;
     for (const auto& [name, value] : response.headers) {
@@ -673,8 +674,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       }
       if (!allow.empty()) message->set(bhttp::field::allow, allow);
     }
-    const size_t length = response.body.size();
-    if (request_.method != "HEAD") message->body() = std::move(response.body);
+    const size_t prefix_length = response.body_prefix ? response.body_prefix->size() : 0;
+    const size_t length = prefix_length + response.body.size();
+    std::shared_ptr<const std::string> prefix = std::move(response.body_prefix);
+    auto tail = std::make_shared<std::string>();
+    if (prefix) {
+      *tail = std::move(response.body);  // written after the header, behind the prefix
+    } else if (request_.method != "HEAD") {
+      message->body() = std::move(response.body);
+    }
     message->content_length(length);
     message->keep_alive(!close);
     const int status = response.status;
@@ -684,11 +692,29 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     Lowest().expires_after(server_.options.write_timeout);
     // The serializer would refuse a HEAD answer whose body is shorter than its Content-Length.
     auto serializer = std::make_shared<bhttp::response_serializer<bhttp::string_body>>(*message);
-    if (request_.method == "HEAD") serializer->split(true);
+    if (request_.method == "HEAD" || prefix) serializer->split(true);
     auto done = [self = this->shared_from_this(), message, serializer, close](
                     boost::system::error_code ec, size_t) { self->OnWrite(ec, close); };
     if (request_.method == "HEAD") {
       bhttp::async_write_header(stream_, *serializer, std::move(done));
+    } else if (prefix) {
+      // The header, then the prefix and the tail as one gathered write, under the same deadline.
+      bhttp::async_write_header(
+          stream_, *serializer,
+          [self = this->shared_from_this(), message, serializer, prefix, tail, close](
+              boost::system::error_code ec, size_t) {
+            if (ec) {
+              self->OnWrite(ec, close);
+              return;
+            }
+            const std::array<asio::const_buffer, 2> buffers{asio::buffer(*prefix),
+                                                            asio::buffer(*tail)};
+            asio::async_write(
+                self->stream_, buffers,
+                [self, prefix, tail, close](boost::system::error_code write_ec, size_t) {
+                  self->OnWrite(write_ec, close);
+                });
+          });
     } else {
       bhttp::async_write(stream_, *serializer, std::move(done));
     }

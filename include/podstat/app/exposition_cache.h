@@ -20,8 +20,12 @@
 namespace podstat::app {
 
 struct ExpositionPage {
+  // The page is *prefix (when set) then body. The prefix is the cache's own copy of the part
+  // that is the same for every scrape of a snapshot (its text, or its gzip members), handed out
+  // rather than copied: the HTTP server writes it from there (http::Response::body_prefix).
+  std::shared_ptr<const std::string> prefix;
   std::string body;
-  bool gzipped = false;  // body is gzip: the caller sets Content-Encoding
+  bool gzipped = false;  // prefix and body are gzip members: the caller sets Content-Encoding
 };
 
 class ExpositionCache {
@@ -49,9 +53,11 @@ class ExpositionCache {
 
  private:
   struct Entry {
-    // The snapshot part as text, until its gzip is made: Prometheus always asks for gzip, so the
-    // text (19 MB at 1000 containers, against 2 MB of gzip) is not kept for the rare plain
-    // scrape, which renders the page anew. Readers take their own reference under the lock.
+    // The snapshot part as text, made only for a plain scrape: Prometheus always asks for gzip,
+    // whose members are written as the page renders, so a snapshot only ever gzip'd never holds
+    // its text (17 MB at 1000 containers, against 2 MB of gzip). Once a plain scrape made it, it
+    // is kept for the snapshot's next plain scrapes. Readers take their own reference under the
+    // lock.
     std::shared_ptr<const std::string> text;
     // Its families in page order: where each one's text ends (the next one starts there).
     std::vector<std::pair<std::string, size_t>> families;
@@ -66,12 +72,15 @@ class ExpositionCache {
 
   struct Cached {
     std::shared_ptr<const Entry> entry;
-    std::shared_ptr<const std::string> text;  // null once the gzip is made
+    std::shared_ptr<const std::string> text;  // null unless a plain scrape asked for it
   };
   // The entry for `snapshot`, rendered now if the cached one is of another snapshot, and its
   // gzip made if need_gzip.
   Cached EntryFor(const std::shared_ptr<const model::Snapshot>& snapshot,
                   const metrics::BuildContext& context, bool need_gzip);
+  // The cached entry's text, made now if it has none; null if the entry is of another snapshot.
+  std::shared_ptr<const std::string> TextFor(const std::shared_ptr<const model::Snapshot>& snapshot,
+                                             const metrics::BuildContext& context);
 
   const size_t gzip_member_bytes_;
   std::mutex mutex_;

@@ -32,10 +32,25 @@ struct Request {
 };
 
 struct Response {
+  // A constructor rather than an aggregate: every brace-initialisation in the code base names
+  // the first four members only, which -Wmissing-field-initializers would flag member by member.
+  Response(int status_ = 200, std::string content_type_ = "text/plain; charset=utf-8",
+           std::string body_ = {}, std::vector<std::pair<std::string, std::string>> headers_ = {},
+           std::shared_ptr<const std::string> body_prefix_ = nullptr)
+      : status(status_),
+        content_type(std::move(content_type_)),
+        body(std::move(body_)),
+        headers(std::move(headers_)),
+        body_prefix(std::move(body_prefix_)) {}
+
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Sent before `body`, from where it is, without a copy: a page a cache holds (2 MB of gzip, or
+  // 17 MB of text, at 1000 containers) is then not copied into each response. Kept alive until
+  // written. A response with a prefix is sent as it is (never gzip'd here).
+  std::shared_ptr<const std::string> body_prefix;
 };
 
 using Handler = std::function<Response(const Request&)>;

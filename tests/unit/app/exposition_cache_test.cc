@@ -34,6 +34,11 @@ std::string WholePage(const model::Snapshot& snapshot, const metrics::BuildConte
   return text + std::string(self_metrics);
 }
 
+// What the server sends: the cache's shared prefix, then the body.
+std::string Sent(const ExpositionPage& page) {
+  return (page.prefix ? *page.prefix : std::string()) + page.body;
+}
+
 std::vector<remote_write::RelayFamily> RelayedAfterOurs() {
   auto relayed = testing::HostileRelayed();
   relayed.erase(relayed.begin());  // the one merging into container_memory_usage_bytes
@@ -50,18 +55,18 @@ TEST(ExpositionCache, SecondScrapeOfASnapshotReusesItsPartAndRefreshesTheRest) {
   const auto relayed = RelayedAfterOurs();
   const ExpositionPage first = cache.Render(snapshot, At(1), relayed, kSelf, false);
   EXPECT_FALSE(first.gzipped);
-  EXPECT_EQ(first.body, WholePage(*snapshot, At(1), relayed, kSelf));
+  EXPECT_EQ(Sent(first), WholePage(*snapshot, At(1), relayed, kSelf));
   // Later, with other relayed series and self-metrics: the age and the tail follow.
   const ExpositionPage second = cache.Render(snapshot, At(2.5), {}, "x 1\n", false);
-  EXPECT_EQ(second.body, WholePage(*snapshot, At(2.5), {}, "x 1\n"));
-  EXPECT_NE(second.body.find("\npodstat_snapshot_age_seconds 2.5\n"), std::string::npos);
+  EXPECT_EQ(Sent(second), WholePage(*snapshot, At(2.5), {}, "x 1\n"));
+  EXPECT_NE(Sent(second).find("\npodstat_snapshot_age_seconds 2.5\n"), std::string::npos);
   // A new snapshot is a new page.
   auto changed = testing::EveryKindSnapshot();
   changed.self.socket_drift = 12345;
   const auto next = std::make_shared<const model::Snapshot>(changed);
   const ExpositionPage third = cache.Render(next, At(3), relayed, kSelf, false);
-  EXPECT_EQ(third.body, WholePage(changed, At(3), relayed, kSelf));
-  EXPECT_NE(third.body.find("\npodstat_socket_drift_total 12345\n"), std::string::npos);
+  EXPECT_EQ(Sent(third), WholePage(changed, At(3), relayed, kSelf));
+  EXPECT_NE(Sent(third).find("\npodstat_socket_drift_total 12345\n"), std::string::npos);
 }
 
 // Prometheus sends Accept-Encoding: gzip; Go's gzip.Reader reads concatenated members as one
@@ -70,15 +75,30 @@ TEST(ExpositionCache, GzipIsTheCachedMembersThenAFreshOne) {
   const auto snapshot = std::make_shared<const model::Snapshot>(testing::EveryKindSnapshot());
   ExpositionCache cache(1);  // a member per family
   const auto relayed = RelayedAfterOurs();
+  const std::string* shared = nullptr;
   for (double age : {1.0, 2.0}) {
     const ExpositionPage page = cache.Render(snapshot, At(age), relayed, kSelf, true);
     ASSERT_TRUE(page.gzipped);
-    EXPECT_EQ(testing::GunzipMembers(page.body), WholePage(*snapshot, At(age), relayed, kSelf));
-    EXPECT_THROW(testing::Gunzip(page.body), std::runtime_error) << "expected two members";
+    // Every scrape of the snapshot is handed the cache's one copy of its members.
+    ASSERT_TRUE(page.prefix);
+    if (shared) {
+      EXPECT_EQ(page.prefix.get(), shared);
+    }
+    shared = page.prefix.get();
+    EXPECT_EQ(testing::GunzipMembers(Sent(page)), WholePage(*snapshot, At(age), relayed, kSelf));
+    EXPECT_THROW(testing::Gunzip(Sent(page)), std::runtime_error) << "expected two members";
   }
-  // A plain scrape after the gzip was made (the cache then holds no text) is the same page.
-  EXPECT_EQ(cache.Render(snapshot, At(3), relayed, kSelf, false).body,
-            WholePage(*snapshot, At(3), relayed, kSelf));
+  // A plain scrape after the gzip was made (the cache then holds no text) is the same page; its
+  // text is kept and handed to the next plain scrape.
+  const ExpositionPage plain = cache.Render(snapshot, At(3), relayed, kSelf, false);
+  EXPECT_EQ(Sent(plain), WholePage(*snapshot, At(3), relayed, kSelf));
+  ASSERT_TRUE(plain.prefix);
+  const ExpositionPage again = cache.Render(snapshot, At(4), relayed, kSelf, false);
+  EXPECT_EQ(again.prefix.get(), plain.prefix.get());
+  EXPECT_EQ(Sent(again), WholePage(*snapshot, At(4), relayed, kSelf));
+  // And gzip still comes from the members.
+  EXPECT_EQ(testing::GunzipMembers(Sent(cache.Render(snapshot, At(5), relayed, kSelf, true))),
+            WholePage(*snapshot, At(5), relayed, kSelf));
 }
 
 // A snapshot's first scrape with gzip compresses while it writes (the whole text is never held);
@@ -95,11 +115,11 @@ TEST(ExpositionCache, GzipWrittenAsItRendersEqualsGzipOfTheWholeText) {
     const ExpositionPage a = streamed.Render(snapshot, At(1), relayed, kSelf, true);
     const ExpositionPage b = from_text.Render(snapshot, At(1), relayed, kSelf, true);
     ASSERT_TRUE(a.gzipped && b.gzipped);
-    EXPECT_EQ(a.body, b.body);
-    EXPECT_EQ(testing::GunzipMembers(a.body), WholePage(*snapshot, At(1), relayed, kSelf));
+    EXPECT_EQ(Sent(a), Sent(b));
+    EXPECT_EQ(testing::GunzipMembers(Sent(a)), WholePage(*snapshot, At(1), relayed, kSelf));
     // Relayed series inside a cached family reuse the streamed members around fresh ones.
     const auto inside = testing::HostileRelayed();
-    EXPECT_EQ(testing::GunzipMembers(streamed.Render(snapshot, At(2), inside, kSelf, true).body),
+    EXPECT_EQ(testing::GunzipMembers(Sent(streamed.Render(snapshot, At(2), inside, kSelf, true))),
               WholePage(*snapshot, At(2), inside, kSelf));
   }
 }
@@ -114,13 +134,13 @@ void RelayedSeriesStayInside(size_t member_bytes) {
   cache.Render(snapshot, At(1), {}, kSelf, true);  // cached
   const ExpositionPage plain = cache.Render(snapshot, At(2), relayed, kSelf, false);
   EXPECT_FALSE(plain.gzipped);
-  EXPECT_EQ(plain.body, WholePage(*snapshot, At(2), relayed, kSelf));
-  EXPECT_NE(plain.body.find("container_memory_usage_bytes{id=\"/\",relay=\"true\"} 12.5\n"
-                            "# HELP container_memory_working_set_bytes"),
+  EXPECT_EQ(Sent(plain), WholePage(*snapshot, At(2), relayed, kSelf));
+  EXPECT_NE(Sent(plain).find("container_memory_usage_bytes{id=\"/\",relay=\"true\"} 12.5\n"
+                             "# HELP container_memory_working_set_bytes"),
             std::string::npos);
   const ExpositionPage zipped = cache.Render(snapshot, At(2), relayed, kSelf, true);
   ASSERT_TRUE(zipped.gzipped);
-  EXPECT_EQ(testing::GunzipMembers(zipped.body), plain.body);
+  EXPECT_EQ(testing::GunzipMembers(Sent(zipped)), Sent(plain));
   // The first and the last family of the page take relayed series too.
   auto edges = relayed;
   edges.push_back(
@@ -129,7 +149,7 @@ void RelayedSeriesStayInside(size_t member_bytes) {
                    {{{{"__name__", "podstat_collection_duration_seconds"}, {"x", "1"}}, 2, 1}}});
   const ExpositionPage both = cache.Render(snapshot, At(3), edges, kSelf, true);
   ASSERT_TRUE(both.gzipped);
-  EXPECT_EQ(testing::GunzipMembers(both.body), WholePage(*snapshot, At(3), edges, kSelf));
+  EXPECT_EQ(testing::GunzipMembers(Sent(both)), WholePage(*snapshot, At(3), edges, kSelf));
 }
 
 TEST(ExpositionCache, RelayedSeriesInsideACachedFamilyStayInsideIt) {
@@ -146,7 +166,7 @@ TEST(ExpositionCache, RelayedSeriesInsideACachedFamilyStayInsideIt) {
 TEST(ExpositionGolden, FixedSnapshotMatchesTheGoldenFile) {
   const auto snapshot = std::make_shared<const model::Snapshot>(testing::EveryKindSnapshot());
   ExpositionCache cache;
-  std::string page = cache.Render(snapshot, At(2.5), testing::HostileRelayed(), "", false).body;
+  std::string page = Sent(cache.Render(snapshot, At(2.5), testing::HostileRelayed(), "", false));
   for (const auto& [value, placeholder] :
        {std::pair{std::string("revision=\"") + build_info::kRevision + "\"",
                   std::string("revision=\"REVISION\"")},

@@ -133,6 +133,14 @@ std::vector<Route> TestRoutes() {
          return Response{200, "text/plain", BigBody(), {}};
        },
        {}},
+      // A cached page handed out without a copy, and a fresh tail.
+      {"/prefixed",
+       "GET",
+       [](const Request&) {
+         static const auto page = std::make_shared<const std::string>(BigBody());
+         return Response{200, "text/plain", "tail 1\n", {}, page};
+       },
+       {}},
       std::move(echo),
       {"/throws",
        "GET",
@@ -268,6 +276,24 @@ TEST_F(ServerTest, HeadHasTheLengthAndNoBody) {
   EXPECT_NE(reply.find("Content-Length: " + std::to_string(BigBody().size())), std::string::npos)
       << reply;
   EXPECT_TRUE(reply.ends_with("\r\n\r\n")) << reply;
+}
+
+// The prefix goes out from where it is, then the body: one Content-Length for both, keep-alive
+// intact, HEAD without either, and no gzip of our own on top (the prefix is sent as it is).
+TEST_F(ServerTest, SharedPrefixThenBody) {
+  const std::string want = BigBody() + "tail 1\n";
+  const UniqueFd fd = Connect(server_->port());
+  for (int i = 0; i < 2; ++i) {
+    Send(fd, "GET /prefixed HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n");
+    const auto reply = ReadResponse(fd);
+    EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << i << ": " << reply.substr(0, 200);
+    EXPECT_NE(reply.find("Content-Length: " + std::to_string(want.size())), std::string::npos);
+    EXPECT_EQ(reply.find("Content-Encoding"), std::string::npos);
+    EXPECT_TRUE(reply.ends_with("\r\n\r\n" + want)) << i;
+  }
+  const auto head = Fetch(server_->port(), "HEAD /prefixed HTTP/1.0\r\n\r\n");
+  EXPECT_NE(head.find("Content-Length: " + std::to_string(want.size())), std::string::npos);
+  EXPECT_TRUE(head.ends_with("\r\n\r\n")) << head.substr(0, 300);
 }
 
 TEST_F(ServerTest, GzipWhenAccepted) {

@@ -47,6 +47,12 @@ bool HaveTools() {
              "command -v htpasswd >/dev/null") == 0;
 }
 
+// 200 KB handed out as a response's shared prefix.
+std::shared_ptr<const std::string> Prefix() {
+  static const auto prefix = std::make_shared<const std::string>(200'000, 'p');
+  return prefix;
+}
+
 class TlsServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -91,6 +97,12 @@ class TlsServerTest : public ::testing::Test {
                                   [](const Request&) {
                                     return Response{200, "text/plain", "m 1\n", {}};
                                   },
+                                  {}},
+                                 {"/prefixed",
+                                  "GET",
+                                  [](const Request&) {
+                                    return Response{200, "text/plain", "tail\n", {}, Prefix()};
+                                  },
                                   {}}};
     std::string error;
     server_ = Server::Start(options, std::move(routes), logger_, &error);
@@ -129,6 +141,10 @@ TEST_F(TlsServerTest, TlsWithoutClientCertificates) {
   const auto ok = Curl(Https());
   EXPECT_EQ(ok.status(), 200) << ok.output;
   EXPECT_TRUE(ok.output.starts_with("m 1\n")) << ok.output;
+  // A shared prefix (many TLS records of it) then the body.
+  const auto prefixed = Curl(Https("/prefixed"));
+  EXPECT_EQ(prefixed.status(), 200);
+  EXPECT_TRUE(prefixed.output.starts_with(*Prefix() + "tail\n")) << prefixed.output.size();
   // Plain HTTP to a TLS port is not served.
   const auto plain = Curl("http://127.0.0.1:" + std::to_string(server_->port()) + "/metrics");
   EXPECT_NE(plain.status(), 200) << plain.output;

@@ -372,7 +372,11 @@ int Run(const Config& config) {
          ExpositionPage page = exposition.Render(
              snapshot, context, relayed, self_metrics,
              accept != request.headers.end() && http::AcceptsGzip(accept->second));
-         http::Response response{200, metrics::kExpositionContentType, std::move(page.body), {}};
+         http::Response response{200,
+                                 metrics::kExpositionContentType,
+                                 std::move(page.body),
+                                 {},
+                                 std::move(page.prefix)};
          if (page.gzipped) {
            response.headers = {{"Content-Encoding", "gzip"}, {"Vary", "Accept-Encoding"}};
          }
