@@ -46,8 +46,9 @@ constexpr int kGzipLevel = 1;
 
 // Compresses the page while it is written: at the end of a family, once the text written since
 // the last member is at least `member_bytes`, that text becomes a gzip member and is let go. So a
-// snapshot's first scrape with gzip never holds the whole text (17 MB at 1000 containers, where
-// the gzip is 2 MB); the members are those EntryFor makes from a whole text, family for family.
+// gzip scrape never holds the whole text (17 MB at 1000 containers, where the gzip is 2 MB), and
+// each member holds whole families (a relayed family inside one of ours re-compresses only the
+// members holding it).
 class StreamingGzip : public metrics::SeriesSink {
  public:
   StreamingGzip(size_t member_bytes, std::vector<std::pair<std::string, size_t>>& families,
@@ -116,61 +117,34 @@ ExpositionCache::Cached ExpositionCache::EntryFor(
   std::lock_guard lock(mutex_);
   const bool same =
       entry_ && !snapshot_.owner_before(snapshot) && !snapshot.owner_before(snapshot_);
-  if (!same && need_gzip) {
-    auto entry = std::make_shared<Entry>();
-    StreamingGzip sink(gzip_member_bytes_, entry->families, entry->gzip, entry->member_last_family,
-                       entry->member_ends);
+  if (!same) {
+    entry_ = std::make_shared<Entry>();
+    snapshot_ = snapshot;
+  }
+  Entry& entry = *entry_;
+  // Each form is rendered for the first scrape that asks for it. The same snapshot and builder
+  // give the same families in the same order whichever comes first, so the second render's
+  // family list is a scratch copy.
+  std::vector<std::pair<std::string, size_t>> scratch;
+  auto& families = entry.families.empty() ? entry.families : scratch;
+  if (need_gzip && !entry.gzip_ready) {
+    StreamingGzip sink(gzip_member_bytes_, families, entry.gzip, entry.member_last_family,
+                       entry.member_ends);
     metrics::WriteSnapshotFamilies(*snapshot, context, sink);
     sink.Finish();
-    entry->gzip_ready = true;
-    for (size_t i = 0; i < entry->families.size(); ++i) entry->index[entry->families[i].first] = i;
-    entry_ = std::move(entry);
-    snapshot_ = snapshot;
-  } else if (!same) {
-    auto entry = std::make_shared<Entry>();
+    entry.gzip_ready = true;
+  } else if (!need_gzip && !entry.text) {
     std::string text;
     text.reserve(metrics::EstimateTextBytes(*snapshot));
     metrics::TextSink sink(text);
-    FamilyEnds ends(sink, text, entry->families);
+    FamilyEnds ends(sink, text, families);
     metrics::WriteSnapshotFamilies(*snapshot, context, ends);
-    entry->text = std::make_shared<const std::string>(std::move(text));
-    for (size_t i = 0; i < entry->families.size(); ++i) entry->index[entry->families[i].first] = i;
-    entry_ = std::move(entry);
-    snapshot_ = snapshot;
+    entry.text = std::make_shared<const std::string>(std::move(text));
   }
-  if (need_gzip && !entry_->gzip_ready) {
-    Entry& entry = *entry_;
-    const std::string_view text = *entry.text;
-    size_t start = 0;
-    for (size_t i = 0; i < entry.families.size(); ++i) {
-      const size_t end = entry.families[i].second;
-      if (end - start < gzip_member_bytes_ && i + 1 < entry.families.size()) continue;
-      entry.gzip += http::GzipCompress(text.substr(start, end - start), kGzipLevel);
-      entry.member_last_family.push_back(i);
-      entry.member_ends.push_back(entry.gzip.size());
-      start = end;
-    }
-    entry.gzip_ready = true;  // the text stays: a plain scrape asked for it
+  if (entry.index.empty()) {
+    for (size_t i = 0; i < entry.families.size(); ++i) entry.index[entry.families[i].first] = i;
   }
-  return {entry_, entry_->text};
-}
-
-std::shared_ptr<const std::string> ExpositionCache::TextFor(
-    const std::shared_ptr<const model::Snapshot>& snapshot, const metrics::BuildContext& context) {
-  std::lock_guard lock(mutex_);
-  const bool same =
-      entry_ && !snapshot_.owner_before(snapshot) && !snapshot.owner_before(snapshot_);
-  if (!same) return nullptr;  // a newer snapshot took the cache meanwhile: render anew
-  if (!entry_->text) {
-    // The same snapshot and builder give the same families, in the same order, with the same
-    // ends as the render that made the gzip members.
-    std::string text;
-    text.reserve(metrics::EstimateTextBytes(*snapshot));
-    metrics::TextSink sink(text);
-    metrics::WriteSnapshotFamilies(*snapshot, context, sink);
-    entry_->text = std::make_shared<const std::string>(std::move(text));
-  }
-  return entry_->text;
+  return {entry_, entry.text};
 }
 
 ExpositionPage ExpositionCache::Render(const std::shared_ptr<const model::Snapshot>& snapshot,
@@ -184,11 +158,7 @@ ExpositionPage ExpositionCache::Render(const std::shared_ptr<const model::Snapsh
     if (entry->index.contains(family.name)) interleaved = true;
   }
   ExpositionPage page;
-  // A plain scrape of a snapshot first scraped with gzip: its text is made now and kept for the
-  // snapshot's next plain scrapes.
-  std::shared_ptr<const std::string> text_part = cached.text;
-  if (!interleaved && !accepts_gzip && !text_part) text_part = TextFor(snapshot, context);
-  if (!interleaved && (accepts_gzip || text_part)) {
+  if (!interleaved) {
     // No relayed series belongs inside a cached family: they all follow it.
     std::string tail;
     {
@@ -203,7 +173,7 @@ ExpositionPage ExpositionCache::Render(const std::shared_ptr<const model::Snapsh
       page.body = http::GzipCompress(tail, kGzipLevel);
       page.gzipped = true;
     } else {
-      page.prefix = std::move(text_part);
+      page.prefix = cached.text;
       page.body = std::move(tail);
     }
     return page;

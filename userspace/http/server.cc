@@ -677,9 +677,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     const size_t prefix_length = response.body_prefix ? response.body_prefix->size() : 0;
     const size_t length = prefix_length + response.body.size();
     std::shared_ptr<const std::string> prefix = std::move(response.body_prefix);
-    auto tail = std::make_shared<std::string>();
+    std::shared_ptr<const std::string> tail;  // written after the header, behind the prefix
     if (prefix) {
-      *tail = std::move(response.body);  // written after the header, behind the prefix
+      tail = std::make_shared<const std::string>(std::move(response.body));
     } else if (request_.method != "HEAD") {
       message->body() = std::move(response.body);
     }

@@ -62,7 +62,8 @@ class ExpositionCache {
     // Its families in page order: where each one's text ends (the next one starts there).
     std::vector<std::pair<std::string, size_t>> families;
     std::unordered_map<std::string, size_t> index;  // name -> position in families
-    // gzip members of whole families, concatenated (made at the first gzip scrape). Member i
+    // gzip members of whole families, concatenated (written as the first gzip scrape renders the
+    // page: StreamingGzip). Member i
     // holds the families up to member_last_family[i] and ends at member_ends[i] in gzip.
     std::string gzip;
     std::vector<size_t> member_last_family;
@@ -74,13 +75,10 @@ class ExpositionCache {
     std::shared_ptr<const Entry> entry;
     std::shared_ptr<const std::string> text;  // null unless a plain scrape asked for it
   };
-  // The entry for `snapshot`, rendered now if the cached one is of another snapshot, and its
-  // gzip made if need_gzip.
+  // The entry for `snapshot` (a new one if the cached one is of another snapshot), with its
+  // gzip members made if need_gzip, else its text.
   Cached EntryFor(const std::shared_ptr<const model::Snapshot>& snapshot,
                   const metrics::BuildContext& context, bool need_gzip);
-  // The cached entry's text, made now if it has none; null if the entry is of another snapshot.
-  std::shared_ptr<const std::string> TextFor(const std::shared_ptr<const model::Snapshot>& snapshot,
-                                             const metrics::BuildContext& context);
 
   const size_t gzip_member_bytes_;
   std::mutex mutex_;

@@ -101,17 +101,16 @@ TEST(ExpositionCache, GzipIsTheCachedMembersThenAFreshOne) {
             WholePage(*snapshot, At(5), relayed, kSelf));
 }
 
-// A snapshot's first scrape with gzip compresses while it writes (the whole text is never held);
-// its members are those made from the whole text after a plain scrape, byte for byte, whatever
-// the member size: both paths cut members at the same family ends.
-TEST(ExpositionCache, GzipWrittenAsItRendersEqualsGzipOfTheWholeText) {
+// gzip members are written as the page renders (the whole text is never held), at family ends:
+// the same bytes whether or not a plain scrape made the text first, whatever the member size.
+TEST(ExpositionCache, GzipMembersAreTheSameWhicheverFormComesFirst) {
   const auto snapshot = std::make_shared<const model::Snapshot>(testing::EveryKindSnapshot());
   const auto relayed = RelayedAfterOurs();
   for (const size_t member_bytes :
        {size_t{1}, size_t{700}, size_t{4096}, ExpositionCache::kDefaultGzipMemberBytes}) {
     SCOPED_TRACE(member_bytes);
     ExpositionCache streamed(member_bytes), from_text(member_bytes);
-    from_text.Render(snapshot, At(1), relayed, kSelf, false);  // keeps the text
+    from_text.Render(snapshot, At(1), relayed, kSelf, false);  // the text first
     const ExpositionPage a = streamed.Render(snapshot, At(1), relayed, kSelf, true);
     const ExpositionPage b = from_text.Render(snapshot, At(1), relayed, kSelf, true);
     ASSERT_TRUE(a.gzipped && b.gzipped);
