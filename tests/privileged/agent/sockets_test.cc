@@ -462,6 +462,19 @@ TEST_P(SocketsPrivileged,
           last += "compat tcp_state=" + std::string(state) + ": bpf " + std::to_string(a) +
                   " vs fallback " + std::to_string(b) + "\n";
       }
+      // And BPF's event counters reached the namespace's SNMP counters read after the workload
+      // (a snapshot taken during the drop window holds fewer retransmits than happened).
+      const Labels who = {{"id", cgroup.id()}};
+      for (const auto& [metric, key] :
+           {std::pair{"container_tcp_retransmits_total", "RetransSegs"},
+            std::pair{"container_tcp_connect_failures_total", "AttemptFails"}}) {
+        const int64_t want = snmp_after.at(key) - snmp_before.at(key);
+        const int64_t got = Value(bpf_samples, metric, who);
+        if (got != want) {
+          last += std::string("bpf ") + metric + " " + std::to_string(got) + " vs " + key + " " +
+                  std::to_string(want) + "\n";
+        }
+      }
       if (last.empty()) return true;
     }
     return false;
