@@ -340,8 +340,8 @@ std::optional<SockDiagClient> SockDiagClient::Open(int netns_fd, std::string* er
 namespace {
 
 // One dump request (of one family, or the compat one of both) on an open socket. Appends to out
-// only on success. *kernel_errno is set when
-// the failure is the kernel's answer rather than a local syscall's.
+// only on success. *kernel_errno is set when the failure is the kernel's answer rather than a
+// local syscall's.
 bool DumpRequest(int fd, const std::vector<uint8_t>& request, uint8_t protocol, uint32_t sequence,
                  std::vector<uint8_t>& buffer, std::vector<DiagSocket>& out, int* kernel_errno,
                  std::string* error) {
