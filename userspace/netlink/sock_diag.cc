@@ -241,50 +241,49 @@ ssize_t ReceiveDatagram(int fd, std::vector<uint8_t>& buffer) {
 
 }  // namespace
 
-std::vector<uint8_t> BuildDumpRequest(uint8_t protocol, uint8_t family, uint32_t state_mask,
-                                      uint32_t sequence) {
+namespace {
+
+// The bytes of a dump request: a netlink header of `type` and then `request`, no padding between
+// (both are multiples of 4 bytes).
+template <typename Request>
+std::vector<uint8_t> DumpRequestBytes(uint16_t type, uint32_t sequence, const Request& request) {
   struct {
     nlmsghdr header;
-    inet_diag_req_v2 request;
+    Request request;
   } message{};
-  static_assert(sizeof(message) == kHeaderBytes + sizeof(inet_diag_req_v2));
-
+  static_assert(sizeof(message) == kHeaderBytes + sizeof(Request));
   message.header.nlmsg_len = sizeof(message);
-  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  message.header.nlmsg_type = type;
   message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   message.header.nlmsg_seq = sequence;
-  message.request.sdiag_family = family;
-  message.request.sdiag_protocol = protocol;
-  message.request.idiag_states = state_mask;
-  // No extension bits: INET_DIAG_CGROUP_ID (21) is past what the u8 idiag_ext can express, and
-  // inet_diag_msg_attrs_fill() emits it for every full socket regardless (CONFIG_SOCK_CGROUP_DATA).
-  // Any bit set here would only add attributes (meminfo, tcp_info...) we do not read.
-  message.request.idiag_ext = 0;
-
+  message.request = request;
   std::vector<uint8_t> bytes(sizeof(message));
   std::memcpy(bytes.data(), &message, sizeof(message));
   return bytes;
 }
 
+}  // namespace
+
+std::vector<uint8_t> BuildDumpRequest(uint8_t protocol, uint8_t family, uint32_t state_mask,
+                                      uint32_t sequence) {
+  inet_diag_req_v2 request{};
+  request.sdiag_family = family;
+  request.sdiag_protocol = protocol;
+  request.idiag_states = state_mask;
+  // No extension bits: INET_DIAG_CGROUP_ID (21) is past what the u8 idiag_ext can express, and
+  // inet_diag_msg_attrs_fill() emits it for every full socket regardless (CONFIG_SOCK_CGROUP_DATA).
+  // Any bit set here would only add attributes (meminfo, tcp_info...) we do not read.
+  request.idiag_ext = 0;
+  return DumpRequestBytes(SOCK_DIAG_BY_FAMILY, sequence, request);
+}
+
 std::vector<uint8_t> BuildCompatTcpDumpRequest(uint32_t state_mask, uint32_t sequence) {
-  struct {
-    nlmsghdr header;
-    inet_diag_req request;
-  } message{};
-  static_assert(sizeof(message) == kHeaderBytes + sizeof(inet_diag_req));
-
-  message.header.nlmsg_len = sizeof(message);
-  message.header.nlmsg_type = TCPDIAG_GETSOCK;
-  message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  message.header.nlmsg_seq = sequence;
+  inet_diag_req request{};
   // Not a filter: inet_diag_dump_compat() dumps AF_UNSPEC, i.e. both families.
-  message.request.idiag_family = AF_INET;
-  message.request.idiag_states = state_mask;
-  message.request.idiag_ext = 0;  // as above: the cgroup id comes without asking
-
-  std::vector<uint8_t> bytes(sizeof(message));
-  std::memcpy(bytes.data(), &message, sizeof(message));
-  return bytes;
+  request.idiag_family = AF_INET;
+  request.idiag_states = state_mask;
+  request.idiag_ext = 0;  // as above: the cgroup id comes without asking
+  return DumpRequestBytes(TCPDIAG_GETSOCK, sequence, request);
 }
 
 ParseResult ParseDumpReply(std::span<const uint8_t> buffer, std::vector<DiagSocket>& out,
