@@ -11,7 +11,7 @@ CTEST_ARGS  ?=
 
 .PHONY: all deps test-deps matrix-deps build compile run test unit-test privileged-test e2e-test check \
         format clean fuzz bench bench-remote-write bench-exposition matrix matrix-ci sanitize \
-        test-sanitize
+        test-sanitize image
 
 all: build
 
@@ -61,6 +61,18 @@ privileged-test: build
 e2e-test: test-deps
 	@$(MAKE) --no-print-directory compile
 	cd $(BUILD_DIR) && ctest --output-on-failure -L e2e $(CTEST_ARGS)
+
+# The container image (deploy/README.md): a Release build with reproducible paths in its own tree,
+# then scripts/image/build.sh writes $(IMAGE_BUILD_DIR)/image/podstat-image.tar (OCI layout plus
+# Docker's manifest.json) from this machine's Debian packages, no registry, and loads it into the
+# local Docker as podstat:<version> and podstat:latest (starting a dockerd if none answers).
+IMAGE_BUILD_DIR ?= build-image
+image: test-deps
+	cmake -S . -B $(IMAGE_BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DPODSTAT_BPF=ON \
+	  -DPODSTAT_REPRODUCIBLE_PATHS=ON
+	cmake --build $(IMAGE_BUILD_DIR) -j $(JOBS) --target podstat
+	scripts/docker-test-env.sh daemon
+	scripts/image/build.sh $(IMAGE_BUILD_DIR)/podstat $(IMAGE_BUILD_DIR)/image
 
 # The kernel matrix (DESIGN.md section 7): Debian kernels (5.10, 6.1, 6.12 and sid's newest, from the
 # mirror in this machine's apt sources, cached in MATRIX_CACHE) booted under qemu in pure cgroup v2

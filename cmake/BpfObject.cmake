@@ -22,7 +22,7 @@ function(podstat_bpf_object name source)
   add_custom_command(
     OUTPUT ${object}
     COMMAND ${PODSTAT_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${PODSTAT_BPF_ARCH}
-            -Wall -Werror
+            -Wall -Werror ${PODSTAT_PATH_MAP_FLAGS}
             -I${PROJECT_SOURCE_DIR}/vmlinux/${PODSTAT_BPF_ARCH}
             -I${PROJECT_SOURCE_DIR}/bpf -I${PODSTAT_INCLUDE_DIR} ${LIBBPF_CFLAGS}
             -c ${CMAKE_CURRENT_SOURCE_DIR}/${source} -o ${object}

@@ -2,7 +2,8 @@
 # Docker environment for podstat's end-to-end tests (tests/e2e).
 #
 #   docker-test-env.sh start   make sure a dockerd answers and the image podstat-busybox:test exists
-#   docker-test-env.sh stop    stop the dockerd that `start` started (and only that one)
+#   docker-test-env.sh daemon  make sure a dockerd answers (`make image` loads its image there)
+#   docker-test-env.sh stop    stop the dockerd that `start` or `daemon` started (and only that one)
 #
 # `start` uses a dockerd that is already running when there is one. Otherwise it starts its own and
 # records its pid in /run/podstat-test-dockerd.pid; `stop` acts only when that file exists, so a
@@ -234,6 +235,11 @@ cmd_start() {
     "cgroup driver $(docker info --format '{{.CgroupDriver}}' 2>/dev/null || echo '?')"
 }
 
+cmd_daemon() {
+  [[ $(id -u) == 0 ]] || die "must run as root (dockerd needs it)"
+  ensure_dockerd
+}
+
 cmd_stop() {
   if [[ ! -f $PID_FILE ]]; then
     say "no $PID_FILE: this script did not start the running dockerd (if any); leaving it alone"
@@ -258,9 +264,10 @@ cmd_stop() {
 
 case "${1:-}" in
   start) cmd_start ;;
+  daemon) cmd_daemon ;;
   stop) cmd_stop ;;
   *)
-    echo "usage: $0 start|stop" >&2
+    echo "usage: $0 start|daemon|stop" >&2
     exit 2
     ;;
 esac

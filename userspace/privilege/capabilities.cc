@@ -39,11 +39,14 @@ bool MapsChargedToMemlock() {
 
 const std::vector<CapabilityNeed>& Needs() {
   static const std::vector<CapabilityNeed> kNeeds = {
-      {CAP_BPF, "cap_bpf", "load the eBPF programs and create their maps (kernel 5.8+)",
-       "no eBPF: every source falls back to /proc and cgroup files", false},
+      {CAP_BPF, "cap_bpf",
+       "load the eBPF programs and create their maps (kernel 5.8+; cap_sys_admin also does)",
+       "no eBPF: every source falls back to /proc and cgroup files", false, false, CAP_SYS_ADMIN},
       {CAP_PERFMON, "cap_perfmon",
-       "attach the tracing programs (sched_switch, inet_sock_set_state, tcp_retransmit_skb, ...)",
-       "no eBPF tracing programs: TCP states from /proc, CPU from cgroup accounting", false},
+       "attach the tracing programs (sched_switch, inet_sock_set_state, tcp_retransmit_skb, "
+       "...; cap_sys_admin also does)",
+       "no eBPF tracing programs: TCP states from /proc, CPU from cgroup accounting", false, false,
+       CAP_SYS_ADMIN},
       {CAP_NET_ADMIN, "cap_net_admin",
        "load and attach the cgroup/sock_create and sock_release programs",
        "socket kinds from /proc/<pid>/net socket tables", false},
@@ -72,7 +75,10 @@ std::vector<CapabilityNeed> MissingNeeds() {
   std::vector<CapabilityNeed> missing;
   UniqueCaps caps(cap_get_proc());
   for (const CapabilityNeed& need : Needs()) {
-    if (!caps || !HasEffective(caps.get(), need.capability)) missing.push_back(need);
+    const bool held = caps && (HasEffective(caps.get(), need.capability) ||
+                               (need.also_satisfied_by >= 0 &&
+                                HasEffective(caps.get(), need.also_satisfied_by)));
+    if (!held) missing.push_back(need);
   }
   return missing;
 }

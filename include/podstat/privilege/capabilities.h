@@ -20,12 +20,19 @@ struct CapabilityNeed {
   const char* without;    // what happens when it is missing
   bool lifetime;          // needed after start (kept), or only to load and attach (dropped)
   bool optional = false;  // the agent works fully without it on current kernels
+  // Another capability the kernel accepts in its place, or -1. CAP_SYS_ADMIN passes the kernel's
+  // bpf_capable() and perfmon_capable() checks (CAP_BPF and CAP_PERFMON were split out of it in
+  // 5.8; before, it was the only way), and the agent holds it for its whole life anyway, so a
+  // DaemonSet that grants it need not list CAP_BPF and CAP_PERFMON (nor can it under Docker
+  // 20.10, which does not know their names).
+  int also_satisfied_by = -1;
 };
 
 // The table, in the order --help and the README give it.
 const std::vector<CapabilityNeed>& Needs();
 
-// The needs the calling thread lacks in its effective set.
+// The needs the calling thread lacks in its effective set (neither the capability nor the one
+// that also satisfies it).
 std::vector<CapabilityNeed> MissingNeeds();
 
 // Effective capabilities of the calling thread, as capsh prints them ("cap_bpf,cap_sys_admin"),
