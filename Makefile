@@ -11,7 +11,7 @@ CTEST_ARGS  ?=
 
 .PHONY: all deps test-deps matrix-deps build compile run test unit-test privileged-test e2e-test check \
         format clean fuzz bench bench-remote-write bench-exposition matrix matrix-ci sanitize \
-        test-sanitize image
+        test-sanitize image deploy-rules
 
 all: build
 
@@ -73,6 +73,11 @@ image: test-deps
 	cmake --build $(IMAGE_BUILD_DIR) -j $(JOBS) --target podstat
 	scripts/docker-test-env.sh daemon
 	scripts/image/build.sh $(IMAGE_BUILD_DIR)/podstat $(IMAGE_BUILD_DIR)/image
+
+# deploy/kubernetes/prometheusrule.yaml from the plain rules file deploy/prometheus/podstat-rules.yml
+# (tests/deploy/validate.js fails when they differ).
+deploy-rules:
+	scripts/gen-prometheusrule.sh
 
 # The kernel matrix (DESIGN.md section 7): Debian kernels (5.10, 6.1, 6.12 and sid's newest, from the
 # mirror in this machine's apt sources, cached in MATRIX_CACHE) booted under qemu in pure cgroup v2

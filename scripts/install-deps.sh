@@ -28,11 +28,30 @@ if [[ "${1:-}" != "--build-only" ]]; then
   packages+=(iptables)                    # packet loss for the TCP retransmit tests (no netem here)
   packages+=(util-linux)                  # unshare: the agent in a private cgroup namespace
   packages+=(chromium)                    # headless: renders the status page at / in a test
+  # node + npm for tests/deploy (schema validation with kubernetes-models, js-yaml), unless a
+  # node is already installed (this machine's image has Node.js 20 from elsewhere).
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 if [[ "${1:-}" == "--matrix" ]]; then
   # Debian kernels booted under TCG, an initramfs built with cpio, modules unpacked with xz/zstd.
   packages+=(qemu-system-x86 cpio xz-utils zstd)
 fi
+
+# tests/deploy's npm packages, pinned by its package-lock.json, installed with npm ci when
+# node_modules is missing or older than the lock file.
+install_node_modules() {
+  [[ "${1:-}" == "--build-only" ]] && return 0
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/deploy"
+  if [[ -d $dir/node_modules && $dir/node_modules/.package-lock.json -nt $dir/package-lock.json ]]; then
+    return 0
+  fi
+  echo "install-deps: npm ci in $dir"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  # kubectl is not a Debian package: the deploy tests need it for `kubectl kustomize`.
+  command -v kubectl >/dev/null 2>&1 ||
+    echo "install-deps: WARNING: no kubectl on PATH: the deploy_manifests test will fail" >&2
+}
 
 missing=()
 for package in "${packages[@]}"; do
@@ -41,6 +60,7 @@ for package in "${packages[@]}"; do
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#packages[@]} packages present"
+  install_node_modules "${1:-}"
   exit 0
 fi
 if [[ $(id -u) -ne 0 ]]; then
@@ -60,3 +80,4 @@ if command -v systemctl >/dev/null 2>&1; then
 fi
 # dockerd is started by the tests themselves (scripts/docker-test-env.sh) and stopped only if
 # they started it, so nothing here starts it.
+install_node_modules "${1:-}"

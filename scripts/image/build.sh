@@ -14,8 +14,9 @@
 # Output in <work dir>: podstat-image.tar, an OCI image layout archive (oci-layout, index.json,
 # blobs/) that also carries Docker's manifest.json, so the one file loads with `docker load`
 # (Docker 20.10 reads only manifest.json), `ctr -n k8s.io images import` and `podman load`.
-# Tags: podstat:<version> and podstat:latest. Unless --no-load, it is loaded into the local Docker
-# (a dockerd must answer; `scripts/docker-test-env.sh daemon` starts one).
+# Tags: podstat:<version> and podstat:latest (IMAGE_NAME=<name> replaces "podstat": the e2e tests
+# build theirs as podstat-e2e, leaving `make image`'s alone). Unless --no-load, it is loaded into
+# the local Docker (a dockerd must answer; `scripts/docker-test-env.sh daemon` starts one).
 #
 # Reproducible: file times are the last commit's time, owners and modes are fixed, entries are
 # sorted, and the binary is built with PODSTAT_REPRODUCIBLE_PATHS, so the same commit gives the
@@ -37,6 +38,8 @@ source_dir=$(cd "$(dirname "$0")/../.." && pwd)
 readonly bpftool=/usr/sbin/bpftool
 readonly ca_bundle=/etc/ssl/certs/ca-certificates.crt
 readonly multiarch=x86_64-linux-gnu
+readonly image_name=${IMAGE_NAME:-podstat}
+[[ $image_name =~ ^[a-z0-9][a-z0-9._-]*$ ]] || die "IMAGE_NAME '$image_name' is not a valid image name"
 
 [[ -x $binary ]] || die "no podstat binary at $1"
 [[ -x $bpftool ]] || die "no $bpftool (Debian package bpftool)"
@@ -63,7 +66,7 @@ mkdir -p "$rootfs"/usr/{bin,sbin,lib/$multiarch,lib64,share/doc} "$rootfs"/etc/s
 for link in bin sbin lib lib64; do ln -s "usr/$link" "$rootfs/$link"; done
 # Mount points the DaemonSet and the compose file bind the host's paths to; proc, sys and dev are
 # mounted by the runtime itself. tmp stays empty: the agent writes no file.
-mkdir -p "$rootfs"/{proc,sys,dev,tmp,host/proc,host/sys,host/root}
+mkdir -p "$rootfs"/{proc,sys,dev,tmp,host/proc,host/sys,host/root/run,host/root/var/log/pods}
 
 install -m 0755 "$binary" "$rootfs/usr/bin/podstat"
 strip --strip-all "$rootfs/usr/bin/podstat"
@@ -153,15 +156,15 @@ mv "$manifest" "$blobs/$manifest_sha"
 index_entry() {
   printf '{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,' \
     "$manifest_sha" "$manifest_size"
-  printf '"annotations":{"io.containerd.image.name":"docker.io/library/podstat:%s",' "$1"
+  printf '"annotations":{"io.containerd.image.name":"docker.io/library/%s:%s",' "$image_name" "$1"
   printf '"org.opencontainers.image.ref.name":"%s"}}' "$1"
 }
 printf '{"imageLayoutVersion":"1.0.0"}\n' >"$work/archive/oci-layout"
 printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[%s,%s]}\n' \
   "$(index_entry "$version")" "$(index_entry latest)" >"$work/archive/index.json"
 # Docker's own format beside it: Docker before 25 loads only this.
-printf '[{"Config":"blobs/sha256/%s","RepoTags":["podstat:%s","podstat:latest"],"Layers":["blobs/sha256/%s"]}]\n' \
-  "$config_sha" "$version" "$layer_sha" >"$work/archive/manifest.json"
+printf '[{"Config":"blobs/sha256/%s","RepoTags":["%s:%s","%s:latest"],"Layers":["blobs/sha256/%s"]}]\n' \
+  "$config_sha" "$image_name" "$version" "$image_name" "$layer_sha" >"$work/archive/manifest.json"
 
 archive=$work/podstat-image.tar
 (cd "$work/archive" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
@@ -170,7 +173,7 @@ archive=$work/podstat-image.tar
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 gzipped=$(gzip -9 -n -c "$archive" | wc -c)
-say "podstat $version ($revision): $archive"
+say "$image_name:$version (podstat $version, $revision): $archive"
 say "  image id sha256:$config_sha, manifest sha256:$manifest_sha"
 say "  size: $(mib "$(size "$blobs/$layer_sha")") uncompressed, $(mib "$gzipped") gzip-compressed;" \
   "podstat $(mib "$(size "$rootfs/usr/bin/podstat")"), bpftool $(mib "$(size "$rootfs/usr/sbin/bpftool")")," \
@@ -181,7 +184,7 @@ if [[ $load == 1 ]]; then
   timeout 10 docker info >/dev/null 2>&1 ||
     die "no dockerd answers, so the image was not loaded (start one: scripts/docker-test-env.sh daemon; or load it yourself: docker load -i $archive)"
   docker load --input "$archive" | sed 's/^/image: docker: /'
-  loaded=$(docker image inspect --format '{{.Id}}' "podstat:$version")
-  [[ $loaded == "sha256:$config_sha" ]] || die "docker has $loaded as podstat:$version, not sha256:$config_sha"
-  say "loaded into Docker as podstat:$version and podstat:latest"
+  loaded=$(docker image inspect --format '{{.Id}}' "$image_name:$version")
+  [[ $loaded == "sha256:$config_sha" ]] || die "docker has $loaded as $image_name:$version, not sha256:$config_sha"
+  say "loaded into Docker as $image_name:$version and $image_name:latest"
 fi

@@ -136,8 +136,8 @@ TEST(AgentPrivilegeTest, RunsFullyWithExactlyTheDocumentedCapabilities) {
 }
 
 // The DaemonSet's set (deploy/kubernetes/daemonset.yaml): without CAP_BPF and CAP_PERFMON, which
-// CAP_SYS_ADMIN (kept for setns) passes in the kernel's bpf_capable() and perfmon_capable(). Before,
-// the agent reported both missing and --check failed, though every program attached.
+// CAP_SYS_ADMIN (kept for setns) passes in the kernel's bpf_capable() and perfmon_capable().
+// Before, the agent reported both missing and --check failed, though every program attached.
 TEST(AgentPrivilegeTest, RunsFullyWithTheDaemonSetsCapabilities) {
   PODSTAT_REQUIRE_PRIVILEGES();
   ExpectFullAgentWith(StartCapabilities() & ~(Bit(CAP_BPF) | Bit(CAP_PERFMON)));
