@@ -25,6 +25,7 @@ if [[ "${1:-}" != "--build-only" ]]; then
   packages+=(apache2-utils)               # htpasswd: bcrypt hashes made by another implementation
   packages+=(openssl)                     # the openssl CLI: throw-away certificates for TLS tests
   packages+=(docker.io busybox-static)    # real containers for the e2e tests (tests/e2e)
+  packages+=(docker-compose)              # deploy/docker/compose.yaml brought up in a test
   packages+=(iptables)                    # packet loss for the TCP retransmit tests (no netem here)
   packages+=(util-linux)                  # unshare: the agent in a private cgroup namespace
   packages+=(chromium)                    # headless: renders the status page at / in a test
