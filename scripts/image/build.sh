@@ -113,8 +113,9 @@ for package in "${!packages[@]}"; do
   install -D -m 0644 "$copyright" "$rootfs/usr/share/doc/$package/copyright"
 done
 
-# One layer, byte-identical for the same inputs.
+# One layer, byte-identical for the same inputs, whatever the caller's umask.
 find "$rootfs" -type d -exec chmod 0755 {} +
+chmod 0644 "$rootfs"/etc/{passwd,group,nsswitch.conf}
 chmod 1777 "$rootfs/tmp"
 layer=$work/layer.tar
 (cd "$rootfs" && find . -mindepth 1 -maxdepth 1 -printf '%P\n' | LC_ALL=C sort |
@@ -167,6 +168,8 @@ printf '[{"Config":"blobs/sha256/%s","RepoTags":["%s:%s","%s:latest"],"Layers":[
   "$config_sha" "$image_name" "$version" "$image_name" "$layer_sha" >"$work/archive/manifest.json"
 
 archive=$work/podstat-image.tar
+find "$work/archive" -type d -exec chmod 0755 {} +
+find "$work/archive" -type f -exec chmod 0644 {} +
 (cd "$work/archive" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
   tar --create --file="$archive" --no-recursion --format=gnu --mtime="@$epoch" --owner=0 \
     --group=0 --numeric-owner --files-from=-)
