@@ -210,7 +210,11 @@ function composeFlags(service) {
   for (const capability of service.cap_drop || []) flags.push(`--cap-drop=${capability}`);
   for (const capability of service.cap_add || []) flags.push(`--cap-add=${capability}`);
   for (const volume of service.volumes || []) flags.push(`--volume=${volume}`);
-  const bytes = (q) => Number(/^([0-9]+)m$/.exec(q)[1]) * 1024 * 1024;
+  const bytes = (quantity) => {
+    const match = /^([0-9]+)m$/.exec(quantity);
+    if (!match) throw new Error(`compose: memory ${quantity}: expected <n>m`);
+    return Number(match[1]) * 1024 * 1024;
+  };
   if (service.mem_limit) flags.push(`--memory=${bytes(service.mem_limit)}`);
   if (service.mem_reservation) flags.push(`--memory-reservation=${bytes(service.mem_reservation)}`);
   if (service.cpus) flags.push(`--cpus=${Number(service.cpus)}`);

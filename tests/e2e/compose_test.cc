@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "docker.h"
@@ -89,24 +88,27 @@ TEST(ComposeTest, ComposeFileRunsPodstatThatNamesContainers) {
 
   // Published on the host as the compose file says; ready once the first collection is done.
   HttpResponse health;
-  for (const auto deadline = std::chrono::steady_clock::now() + kConditionTimeout;
-       std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(200ms)) {
-    try {
-      health = HttpGet(port, "/healthz");
-      if (health.status == 200) break;
-    } catch (const std::exception&) {
-      // not listening yet
-    }
-  }
+  PollUntil(
+      [&] {
+        try {
+          health = HttpGet(port, "/healthz");
+        } catch (const std::exception&) {
+          return false;  // not listening yet
+        }
+        return health.status == 200;
+      },
+      kConditionTimeout, 200ms);
   ASSERT_EQ(health.status, 200) << project.Run({"logs"}).output;
 
   std::optional<double> listening;
-  for (const auto deadline = std::chrono::steady_clock::now() + kConditionTimeout;
-       std::chrono::steady_clock::now() < deadline && listening != 2;
-       std::this_thread::sleep_for(300ms)) {
-    listening = FindSample(ParseExposition(HttpGet(port, "/metrics").body), "container_tcp_sockets",
-                           {{"id", web.cgroup()}, {"container", web.name()}, {"state", "listen"}});
-  }
+  PollUntil(
+      [&] {
+        listening =
+            FindSample(ParseExposition(HttpGet(port, "/metrics").body), "container_tcp_sockets",
+                       {{"id", web.cgroup()}, {"container", web.name()}, {"state", "listen"}});
+        return listening == 2;
+      },
+      kConditionTimeout, 300ms);
   EXPECT_EQ(listening, 2) << "podstat from compose.yaml does not report " << web.name()
                           << " by name with its 2 listeners\n"
                           << project.Run({"logs"}).output;

@@ -246,34 +246,36 @@ TEST(ImageTest, DaemonSetSecurityContextUnderDockerReportsWhatTheHostAgentReport
 
   // Ready as the DaemonSet's probes see it: /healthz answers 200 once the first collection is done.
   HttpResponse health;
-  for (const auto deadline = std::chrono::steady_clock::now() + kConditionTimeout;
-       std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(200ms)) {
-    try {
-      health = pod.Get(spec.port, spec.health_path);
-      if (health.status == 200) break;
-    } catch (const std::exception&) {
-      // not listening yet
-    }
-  }
+  PollUntil(
+      [&] {
+        try {
+          health = pod.Get(spec.port, spec.health_path);
+        } catch (const std::exception&) {
+          return false;  // not listening yet
+        }
+        return health.status == 200;
+      },
+      kConditionTimeout, 200ms);
   ASSERT_EQ(health.status, 200) << pod.Logs();
 
   // Both agents see every container the same way, and as Docker and ss do.
   std::map<std::string, ContainerView> in_host, in_pod;
-  bool agreed = false;
-  for (const auto deadline = std::chrono::steady_clock::now() + kConditionTimeout;
-       std::chrono::steady_clock::now() < deadline && !agreed; std::this_thread::sleep_for(500ms)) {
-    const auto host_samples = ParseExposition(host.Scrape());
-    const HttpResponse page = pod.Get(spec.port, "/metrics");
-    ASSERT_EQ(page.status, 200) << page.body;
-    const auto pod_samples = ParseExposition(page.body);
-    agreed = true;
-    for (const Container* c : {&web, &other}) {
-      in_host[c->name()] = ViewOf(host_samples, c->cgroup());
-      in_pod[c->name()] = ViewOf(pod_samples, c->cgroup());
-      agreed = agreed && Agree(in_host[c->name()], in_pod[c->name()]) &&
-               in_pod[c->name()].tcp == ReportedTcpStates(c->pid());
-    }
-  }
+  PollUntil(
+      [&] {
+        const auto host_samples = ParseExposition(host.Scrape());
+        const HttpResponse page = pod.Get(spec.port, "/metrics");
+        if (page.status != 200) throw std::runtime_error("podstat in the image: " + page.body);
+        const auto pod_samples = ParseExposition(page.body);
+        bool agreed = true;
+        for (const Container* c : {&web, &other}) {
+          in_host[c->name()] = ViewOf(host_samples, c->cgroup());
+          in_pod[c->name()] = ViewOf(pod_samples, c->cgroup());
+          agreed = agreed && Agree(in_host[c->name()], in_pod[c->name()]) &&
+                   in_pod[c->name()].tcp == ReportedTcpStates(c->pid());
+        }
+        return agreed;
+      },
+      kConditionTimeout, 500ms);
   for (const Container* c : {&web, &other}) {
     const ContainerView& view = in_pod[c->name()];
     std::cout << "host agent:    " << Describe(in_host[c->name()]) << "\n"
