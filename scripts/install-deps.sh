@@ -17,6 +17,7 @@ packages=(
   libre2-dev                                             # the receiver's allow-list regexes
   libyaml-cpp-dev                                        # --web.config.file (exporter-toolkit YAML)
   libcli11-dev                                           # command-line flags and --help
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # the CRI client
   libssl-dev libcrypt-dev                                # TLS, SHA-256 and base64; bcrypt (crypt_r)
   iproute2 curl ca-certificates
 )

@@ -140,8 +140,16 @@ void RegisterMetadataFlags(CLI::App& app, Config& config) {
                  "\"/var/run/docker.sock\"; \"\" disables). A daemon that is down or slow never "
                  "delays a scrape.",
                  /*allow_empty=*/true);
+  flags::AddText(app, "runtime.cri-endpoint", config.cri_endpoint, "ENDPOINT",
+                 "CRI runtime (containerd, CRI-O) gRPC unix socket, for pod, container and image "
+                 "names (\"unix:///run/containerd/containerd.sock\" or a path). Default \"auto\": "
+                 "the first socket of /run/containerd/containerd.sock, "
+                 "/run/k3s/containerd/containerd.sock, /var/run/crio/crio.sock, "
+                 "/run/crio/crio.sock under --path.rootfs; \"\" disables. A runtime that is down "
+                 "or slow never delays a scrape.",
+                 /*allow_empty=*/true);
   flags::AddDuration(app, "metadata.refresh-interval", config.metadata_refresh, milliseconds(100),
-                     "How often container names are re-read from Docker and the kubelet's "
+                     "How often container names are re-read from Docker, the CRI and the kubelet's "
                      "/var/log/pods layout under --path.rootfs; unknown containers trigger a "
                      "re-read at once (default 10s).");
 }

@@ -39,6 +39,7 @@ struct Config {
   // themselves (sources::RegisterSourceFlags).
   sources::SourceConfig sources;
   std::string docker_endpoint = "/var/run/docker.sock";  // empty: no Docker names
+  std::string cri_endpoint = "auto";  // metadata::ResolveCriEndpoint; empty: no CRI names
   std::chrono::milliseconds metadata_refresh{std::chrono::seconds(10)};
   bool compat_cadvisor = false;  // --compat=cadvisor: cAdvisor's network names as well
   // remote_write receiver (relay, seed 004) on the agent's own port.

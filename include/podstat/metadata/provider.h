@@ -4,9 +4,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "podstat/metadata/container_info.h"
 #include "podstat/util/host_paths.h"
@@ -34,6 +37,21 @@ class Provider {
 // Docker Engine API over its unix socket: names, images, labels, and the Kubernetes names that
 // dockershim and cri-dockerd put into labels.
 std::unique_ptr<Provider> MakeDockerProvider(std::string socket_path);
+
+// A CRI runtime (containerd, CRI-O) at `endpoint` ("unix:///run/containerd/containerd.sock"):
+// pods and containers from ListPodSandbox and ListContainers (cri_catalog.h says what each label
+// comes from), the sandbox named as a container of its pod.
+std::unique_ptr<Provider> MakeCriProvider(std::string endpoint);
+
+// The CRI endpoint to use: `flag` itself ("unix:///path" or a path) unless it is "auto"; for
+// "auto", the first of these that is a unix socket under the host root: /run/containerd/
+// containerd.sock, /run/k3s/containerd/containerd.sock, /var/run/crio/crio.sock,
+// /run/crio/crio.sock. Empty when none is (or when `flag` is empty: disabled), with *why saying
+// what was looked at.
+std::string ResolveCriEndpoint(const std::string& flag, const HostPaths& paths, std::string* why);
+
+// The candidates "auto" looks at, relative to the host root, in order.
+const std::vector<std::string_view>& CriEndpointCandidates();
 
 // The kubelet's on-disk layout under the host root: /var/log/pods/<namespace>_<pod>_<uid>/
 // <container>/ and /var/log/containers/<pod>_<namespace>_<container>-<id>.log. Works with any

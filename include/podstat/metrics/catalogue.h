@@ -273,7 +273,7 @@ inline constexpr MetricSpec kNetworkNamespaces{
     "Network namespaces with at least one process, seen in the last collection."};
 inline constexpr MetricSpec kMetadataErrors{
     "podstat_metadata_errors_total", Kind::kCounter,
-    "Failed fetches of container names, by provider (docker, kubelet). Names are kept from the "
+    "Failed fetches of container names, by provider (docker, cri, kubelet). Names are kept from the "
     "last good fetch and the provider is retried with backoff."};
 inline constexpr MetricSpec kMapEntries{
     "podstat_bpf_map_entries", Kind::kGauge,

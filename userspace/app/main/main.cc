@@ -293,13 +293,18 @@ int Run(const Config& config) {
   if (!config.docker_endpoint.empty()) {
     providers.push_back(metadata::MakeDockerProvider(config.docker_endpoint));
   }
+  std::string cri_why;
+  const std::string cri = metadata::ResolveCriEndpoint(config.cri_endpoint, config.paths, &cri_why);
+  if (!cri.empty()) providers.push_back(metadata::MakeCriProvider(cri));
   providers.push_back(metadata::MakeKubeletLayoutProvider(config.paths));
   metadata::MetadataCache metadata(
       std::move(providers),
       {config.metadata_refresh, std::chrono::seconds(1), std::chrono::seconds(60)}, logger);
-  logger.Info("main", "container names from ",
-              config.docker_endpoint.empty() ? "" : "Docker at " + config.docker_endpoint + " and ",
-              "the kubelet layout under ", config.paths.Root("var/log/pods"));
+  logger.Info(
+      "main", "container names from ",
+      config.docker_endpoint.empty() ? "" : "Docker at " + config.docker_endpoint + ", ",
+      cri.empty() ? "no CRI runtime (" + cri_why + ")" : "the CRI at " + cri + " (" + cri_why + ")",
+      " and the kubelet layout under ", config.paths.Root("var/log/pods"));
   // The first scrape should already carry names: give the providers a moment, not a veto.
   metadata.WaitForFirstRound(std::chrono::seconds(3));
 
